@@ -1,0 +1,138 @@
+/**
+ * The VM's address space: one growable linear memory (a `WebAssembly.Memory`, so the JIT
+ * that follows the interpreter can share it) holding regions — stacks, contexts, packets,
+ * map values — at fixed offsets. A pointer in a register is an offset into this memory; an
+ * access is valid only when it lies wholly inside one region with the right permission.
+ */
+
+/** What a region holds; used in fault messages and by the verifier later. */
+export type RegionKind = 'stack' | 'context' | 'packet' | 'map_value' | 'map_key' | 'ringbuf' | 'memory';
+
+/** A live region of linear memory. `start`/`end` are byte offsets (end exclusive). */
+export interface Region {
+  readonly id: number;
+  readonly kind: RegionKind;
+  readonly name: string;
+  start: number;
+  end: number;
+  readonly writable: boolean;
+}
+
+export interface RegionOptions {
+  kind?: RegionKind;
+  name?: string;
+  /** Default true. */
+  writable?: boolean;
+  /** Bytes to copy in; the region is zeroed otherwise. */
+  init?: Uint8Array;
+  /** Alignment of `start` (power of two, default 8). */
+  align?: number;
+}
+
+const PAGE = 65536;
+/** Offsets below this are never allocated, so NULL plus a small offset always faults. */
+const FIRST_ADDRESS = 0x1000;
+
+/** Linear memory with a region table and a first-fit allocator. */
+export class Memory {
+  readonly wasm: WebAssembly.Memory;
+  /** Views of the current buffer; replaced when memory grows (see `generation`). */
+  bytes: Uint8Array;
+  view: DataView;
+  /** Incremented on every growth and every region change, so callers can drop cached views/regions. */
+  generation = 0;
+
+  private readonly regions: Region[] = [];
+  private readonly free: Array<{ start: number; end: number }> = [];
+  private top = FIRST_ADDRESS;
+  private nextId = 1;
+
+  constructor(initialBytes = PAGE) {
+    this.wasm = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(initialBytes / PAGE)), maximum: 65536 });
+    this.bytes = new Uint8Array(this.wasm.buffer);
+    this.view = new DataView(this.wasm.buffer);
+  }
+
+  /** Allocates a zeroed (or initialised) region of `size` bytes. */
+  alloc(size: number, options: RegionOptions = {}): Region {
+    if (!Number.isInteger(size) || size < 0) throw new RangeError(`region size ${size} is not a non-negative integer`);
+    const align = options.align ?? 8;
+    const start = this.place(Math.max(size, 1), align);
+    const region: Region = {
+      id: this.nextId++,
+      kind: options.kind ?? 'memory',
+      name: options.name ?? options.kind ?? 'memory',
+      start,
+      end: start + size,
+      writable: options.writable ?? true,
+    };
+    this.bytes.fill(0, start, start + Math.max(size, 1));
+    if (options.init) this.bytes.set(options.init.subarray(0, size), start);
+    this.regions.push(region);
+    this.generation++;
+    return region;
+  }
+
+  /** Returns a region's bytes to the allocator; later accesses to it fault. */
+  release(region: Region): void {
+    const i = this.regions.indexOf(region);
+    if (i < 0) return;
+    this.regions.splice(i, 1);
+    this.free.push({ start: region.start, end: Math.max(region.end, region.start + 1) });
+    this.generation++;
+  }
+
+  /** The region wholly containing `[address, address + size)`, or undefined. */
+  find(address: number, size: number): Region | undefined {
+    for (const r of this.regions) {
+      if (address >= r.start && address + size <= r.end) return r;
+    }
+    return undefined;
+  }
+
+  /** The region whose bytes include `address`, for fault messages. */
+  near(address: number): Region | undefined {
+    for (const r of this.regions) if (address >= r.start && address < r.end) return r;
+    return undefined;
+  }
+
+  /** A view of a region's bytes (valid until memory grows). */
+  slice(region: Region): Uint8Array {
+    return this.bytes.subarray(region.start, region.end);
+  }
+
+  private place(size: number, align: number): number {
+    for (let i = 0; i < this.free.length; i++) {
+      const f = this.free[i]!;
+      const start = alignUp(f.start, align);
+      if (start + size <= f.end) {
+        if (start + size === f.end && start === f.start) this.free.splice(i, 1);
+        else if (start === f.start) f.start = start + size;
+        else {
+          // Keep both the alignment gap and the tail as free space.
+          const tail = { start: start + size, end: f.end };
+          f.end = start;
+          if (tail.start < tail.end) this.free.push(tail);
+        }
+        return start;
+      }
+    }
+    const start = alignUp(this.top, align);
+    this.top = start + size;
+    this.ensure(this.top);
+    return start;
+  }
+
+  private ensure(bytes: number): void {
+    const have = this.wasm.buffer.byteLength;
+    if (bytes <= have) return;
+    this.wasm.grow(Math.ceil((bytes - have) / PAGE));
+    this.bytes = new Uint8Array(this.wasm.buffer);
+    this.view = new DataView(this.wasm.buffer);
+    this.generation++;
+  }
+}
+
+function alignUp(n: number, align: number): number {
+  return Math.ceil(n / align) * align;
+}
