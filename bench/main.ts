@@ -1,0 +1,108 @@
+/**
+ * `npm run bench`: the interpreter on the shared benchmark programs (../shared/bench/vm/*.bin),
+ * reported as ns per run and ns per executed instruction, beside baselines measured in the
+ * same run (the same C bodies compiled natively with gcc -O2 when gcc is present) and the
+ * reference table of ../shared/bench/README.md.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Interpreter, Memory } from '../src/vm/index.js';
+import { benchMapHelpers } from './vm-map.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const shared = process.env.EBPF_SHARED ?? join(root, '..', 'shared');
+const benchDir = join(shared, 'bench');
+
+interface Program { name: string; packet: string; expected: bigint }
+const PROGRAMS: Program[] = [
+  { name: 'nop', packet: 'pkt64.bin', expected: 2n },
+  { name: 'xdp_parse', packet: 'pkt64.bin', expected: 3n },
+  { name: 'alu_loop', packet: 'pkt64.bin', expected: 2033003504n },
+  { name: 'checksum', packet: 'pkt1500.bin', expected: 19868n },
+  { name: 'map_hash', packet: 'pkt64.bin', expected: 2n },
+];
+
+/** Calls `fn` in growing batches until one batch takes `minMs`; returns ns per call (best of 3 batches). */
+function timeIt(fn: () => void, minMs = 300): number {
+  let iters = 1;
+  for (;;) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < iters; i++) fn();
+    const ns = Number(process.hrtime.bigint() - t0);
+    if (ns >= minMs * 1e6) {
+      let best = ns / iters;
+      for (let k = 0; k < 2; k++) {
+        const t1 = process.hrtime.bigint();
+        for (let i = 0; i < iters; i++) fn();
+        best = Math.min(best, Number(process.hrtime.bigint() - t1) / iters);
+      }
+      return best;
+    }
+    iters *= ns < 1e6 ? 10 : 2;
+  }
+}
+
+function benchInterpreter(p: Program): { nsPerRun: number; insns: number } {
+  const memory = new Memory();
+  const packet = readFileSync(join(benchDir, 'data', p.packet));
+  const pkt = memory.alloc(packet.length, { kind: 'packet', name: 'packet', init: packet });
+  const ctx = memory.alloc(16, { kind: 'context', name: 'vm_ctx' });
+  memory.view.setBigUint64(ctx.start, BigInt(pkt.start), true);
+  memory.view.setBigUint64(ctx.start + 8, BigInt(pkt.end), true);
+  const vm = new Interpreter(readFileSync(join(benchDir, 'vm', `${p.name}.bin`)), {
+    memory,
+    helpers: p.name === 'map_hash' ? benchMapHelpers(memory) : undefined,
+  });
+  const first = vm.run(ctx.start);
+  if (first.r0 !== p.expected) throw new Error(`${p.name}: r0 = ${first.r0}, expected ${p.expected}`);
+  const steady = vm.run(ctx.start); // map_hash: first run inserts, later runs hit
+  const nsPerRun = timeIt(() => { vm.run(ctx.start); });
+  return { nsPerRun, insns: steady.instructions };
+}
+
+function nativeBaseline(): Record<string, number> | string {
+  const gcc = spawnSync('sh', ['-c', 'command -v gcc || command -v cc'], { encoding: 'utf8' }).stdout.trim();
+  if (!gcc) return 'no C compiler';
+  const dir = mkdtempSync(join(tmpdir(), 'ebpf-bench-'));
+  try {
+    const exe = join(dir, 'harness');
+    const progs = PROGRAMS.map((p) => join(benchDir, 'progs', `${p.name}.c`));
+    const cc = spawnSync(gcc, ['-O2', '-DNATIVE', '-I', join(benchDir, 'progs'),
+      join(root, 'bench', 'native', 'harness.c'), ...progs, '-o', exe], { encoding: 'utf8' });
+    if (cc.status !== 0) return `gcc failed: ${cc.stderr.trim().split('\n')[0]}`;
+    const run = spawnSync(exe, [join(benchDir, 'data', 'pkt64.bin'), join(benchDir, 'data', 'pkt1500.bin')], { encoding: 'utf8' });
+    if (run.status !== 0) return `native harness failed: ${run.stderr.trim()}`;
+    return JSON.parse(run.stdout) as Record<string, number>;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+
+function main(): void {
+  if (!existsSync(benchDir)) {
+    console.log(`bench: ${benchDir} not found (set EBPF_SHARED); nothing to measure`);
+    return;
+  }
+  console.log(`# ebpf benchmarks — node ${process.version}, ${process.arch}\n`);
+  const native = nativeBaseline();
+  const rows = PROGRAMS.map((p) => ({ p, ...benchInterpreter(p) }));
+  console.log('## Interpreter (measured now; native C = same bodies, gcc -O2, same run)\n');
+  console.log('| program | insns/run | interpreter ns/run | ns/insn | native C ns/run | interpreter ÷ native |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of rows) {
+    const n = typeof native === 'string' ? undefined : native[r.p.name];
+    console.log(`| ${r.p.name} | ${r.insns} | ${fmt(r.nsPerRun)} | ${fmt(r.nsPerRun / r.insns)} | ${n === undefined ? '–' : fmt(n)} | ${n === undefined ? '–' : `${fmt(r.nsPerRun / n)}×`} |`);
+  }
+  if (typeof native === 'string') console.log(`\n(native baseline skipped: ${native})`);
+  const readme = readFileSync(join(benchDir, 'README.md'), 'utf8');
+  const table = readme.split('\n').filter((l) => l.startsWith('|')).slice(-7);
+  console.log('\n## Reference baselines from ../shared/bench/README.md (another run, same kind of machine)\n');
+  console.log(table.join('\n'));
+}
+
+main();
