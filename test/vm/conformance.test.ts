@@ -33,3 +33,24 @@ test('bpf_conformance: every program gives the expected r0', { skip: where.skip 
   }
   assert.deepEqual(failures, [], `${failures.length} of ${cases.length} conformance programs failed`);
 });
+
+// The same suite from its source files: our conformance-syntax assembler, then the interpreter.
+import { conformanceFiles, readConformanceData } from '../support/conformance.js';
+import { assembleConformance } from '../../src/isa/index.js';
+
+const files = conformanceFiles('tests');
+test('bpf_conformance: every .data file assembles and runs to its result', { skip: files.skip }, () => {
+  const failures: string[] = [];
+  for (const path of files.files) {
+    const t = readConformanceData(path);
+    try {
+      const program = t.raw ?? assembleConformance(t.asm ?? '');
+      const { r0 } = execute(program, { memory: t.mem, helpers: conformanceHelpers });
+      if (r0 !== t.result) failures.push(`${t.name}: r0 = 0x${r0.toString(16)}, expected 0x${t.result?.toString(16)}`);
+    } catch (err) {
+      failures.push(`${t.name}: ${(err as Error).message}`);
+    }
+  }
+  assert.equal(files.files.length, 313);
+  assert.deepEqual(failures, []);
+});
