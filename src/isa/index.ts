@@ -5,3 +5,6 @@ export * from './encode.js';
 export * from './validate.js';
 export * from './conformance-asm.js';
 export * from './conformance-disasm.js';
+export * from './disasm.js';
+export * from './objdump.js';
+export * from './asm.js';
