@@ -79,6 +79,19 @@ const ATOMIC_OPS: Record<number, [AtomicOp, boolean]> = {
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(2, '0')}`;
 
+/** Throws the InstructionError for slot `index`. */
+function fail(index: number, code: number, why: string): never {
+  throw new InstructionError(`${why} (opcode ${hex(code)})`, index);
+}
+
+function checkReg(index: number, code: number, r: number, what: string): void {
+  if (r > op.BPF_REG_FP) fail(index, code, `invalid ${what} register r${r}`);
+}
+
+function checkZero(index: number, code: number, value: number, what: string): void {
+  if (value !== 0) fail(index, code, `reserved field ${what} is ${value}, must be 0`);
+}
+
 /**
  * Decodes the instruction at slot `index` of `slots` (which must hold the second slot of an
  * `lddw`). Throws `InstructionError` for anything the ISA does not define.
@@ -87,15 +100,6 @@ export function decodeInstruction(slots: readonly RawInstruction[], index: numbe
   const raw = slots[index];
   if (raw === undefined) throw new InstructionError('no instruction here', index);
   const { code, dst, src, off, imm } = raw;
-  const fail = (why: string): never => {
-    throw new InstructionError(`${why} (opcode ${hex(code)})`, index);
-  };
-  const reg = (r: number, what: string): void => {
-    if (r > op.BPF_REG_FP) fail(`invalid ${what} register r${r}`);
-  };
-  const zero = (value: number, what: string): void => {
-    if (value !== 0) fail(`reserved field ${what} is ${value}, must be 0`);
-  };
   const useReg = op.srcBit(code) === op.BPF_X;
 
   switch (op.cls(code)) {
@@ -103,38 +107,38 @@ export function decodeInstruction(slots: readonly RawInstruction[], index: numbe
     case op.BPF_ALU64: {
       const alu64 = op.cls(code) === op.BPF_ALU64;
       const o = op.aluOp(code);
-      reg(dst, 'destination');
+      checkReg(index, code, dst, 'destination');
       if (o === op.BPF_END) {
-        zero(src, 'src'); zero(off, 'off');
-        if (alu64 && useReg) fail('unknown opcode');
-        if (imm !== 16 && imm !== 32 && imm !== 64) fail(`invalid byte swap width ${imm}`);
-        const kind = alu64 ? 'bswap' : useReg ? 'be' : 'le';
-        return { ...raw, kind: 'endian', op: kind, width: imm as 16 | 32 | 64 };
+        checkZero(index, code, src, 'src'); checkZero(index, code, off, 'off');
+        if (alu64 && useReg) fail(index, code, 'unknown opcode');
+        if (imm !== 16 && imm !== 32 && imm !== 64) fail(index, code, `invalid byte swap width ${imm}`);
+        return { code, dst, src, off, imm, kind: 'endian', op: alu64 ? 'bswap' : useReg ? 'be' : 'le', width: imm };
       }
       const name = ALU_OPS[o];
-      if (name === undefined) return fail('unknown opcode');
+      if (name === undefined) return fail(index, code, 'unknown opcode');
       if (o === op.BPF_NEG) {
-        if (useReg) fail('unknown opcode');
-        zero(src, 'src'); zero(off, 'off'); zero(imm, 'imm');
-        return { ...raw, kind: 'alu', alu64, op: 'neg', useReg: false };
+        if (useReg) fail(index, code, 'unknown opcode');
+        checkZero(index, code, src, 'src'); checkZero(index, code, off, 'off'); checkZero(index, code, imm, 'imm');
+        return { code, dst, src, off, imm, kind: 'alu', alu64, op: 'neg', useReg: false };
       }
-      if (useReg) { reg(src, 'source'); } else { zero(src, 'src'); }
+      if (useReg) checkReg(index, code, src, 'source');
+      else checkZero(index, code, src, 'src');
       let opName: AluOp = name;
       if (o === op.BPF_DIV || o === op.BPF_MOD) {
         if (off === 1) opName = o === op.BPF_DIV ? 'sdiv' : 'smod';
-        else zero(off, 'off');
+        else checkZero(index, code, off, 'off');
       } else if (o === op.BPF_MOV && useReg && off !== 0) {
         if (alu64 && off === op.BPF_ADDR_SPACE_CAST) {
-          if (imm !== 1 && imm !== 1 << 16) fail(`addr_space_cast between address spaces ${imm >>> 16} and ${imm & 0xffff}`);
-          return { ...raw, kind: 'addr_space_cast' };
+          if (imm !== 1 && imm !== 1 << 16) fail(index, code, `addr_space_cast between address spaces ${imm >>> 16} and ${imm & 0xffff}`);
+          return { code, dst, src, off, imm, kind: 'addr_space_cast' };
         }
-        if (off !== 8 && off !== 16 && !(off === 32 && alu64)) fail(`invalid sign-extension width ${off}`);
+        if (off !== 8 && off !== 16 && !(off === 32 && alu64)) fail(index, code, `invalid sign-extension width ${off}`);
         opName = 'movsx';
       } else {
-        zero(off, 'off');
+        checkZero(index, code, off, 'off');
       }
-      if (useReg) zero(imm, 'imm');
-      return { ...raw, kind: 'alu', alu64, op: opName, useReg };
+      if (useReg) checkZero(index, code, imm, 'imm');
+      return { code, dst, src, off, imm, kind: 'alu', alu64, op: opName, useReg };
     }
 
     case op.BPF_JMP:
@@ -143,41 +147,43 @@ export function decodeInstruction(slots: readonly RawInstruction[], index: numbe
       const o = op.aluOp(code);
       switch (o) {
         case op.BPF_JA:
-          if (useReg) fail('unknown opcode');
-          zero(dst, 'dst'); zero(src, 'src');
-          if (jmp32) { zero(off, 'off'); } else { zero(imm, 'imm'); }
-          return { ...raw, kind: 'ja', long: jmp32 };
+          if (useReg) fail(index, code, 'unknown opcode');
+          checkZero(index, code, dst, 'dst'); checkZero(index, code, src, 'src');
+          if (jmp32) checkZero(index, code, off, 'off');
+          else checkZero(index, code, imm, 'imm');
+          return { code, dst, src, off, imm, kind: 'ja', long: jmp32 };
         case op.BPF_CALL:
-          if (jmp32) fail('unknown opcode');
+          if (jmp32) fail(index, code, 'unknown opcode');
           if (useReg) {
             // callx: the register holding the target is in dst, as LLVM encodes it.
-            reg(dst, 'call target'); zero(src, 'src'); zero(off, 'off'); zero(imm, 'imm');
-            return { ...raw, kind: 'callx' };
+            checkReg(index, code, dst, 'call target'); checkZero(index, code, src, 'src');
+            checkZero(index, code, off, 'off'); checkZero(index, code, imm, 'imm');
+            return { code, dst, src, off, imm, kind: 'callx' };
           }
-          zero(dst, 'dst');
-          if (src === op.BPF_PSEUDO_KFUNC_CALL) {
-            // off selects the module BTF (fd_array index) of the kfunc.
-            return { ...raw, kind: 'call', target: 'kfunc' };
-          }
-          zero(off, 'off');
-          if (src === 0) return { ...raw, kind: 'call', target: 'helper' };
-          if (src === op.BPF_PSEUDO_CALL) return { ...raw, kind: 'call', target: 'local' };
-          return fail(`invalid call source ${src}`);
+          checkZero(index, code, dst, 'dst');
+          // A kfunc call's off selects the module BTF (fd_array index) of the kfunc.
+          if (src === op.BPF_PSEUDO_KFUNC_CALL) return { code, dst, src, off, imm, kind: 'call', target: 'kfunc' };
+          checkZero(index, code, off, 'off');
+          if (src === 0) return { code, dst, src, off, imm, kind: 'call', target: 'helper' };
+          if (src === op.BPF_PSEUDO_CALL) return { code, dst, src, off, imm, kind: 'call', target: 'local' };
+          return fail(index, code, `invalid call source ${src}`);
         case op.BPF_EXIT:
-          if (jmp32 || useReg) fail('unknown opcode');
-          zero(dst, 'dst'); zero(src, 'src'); zero(off, 'off'); zero(imm, 'imm');
-          return { ...raw, kind: 'exit' };
+          if (jmp32 || useReg) fail(index, code, 'unknown opcode');
+          checkZero(index, code, dst, 'dst'); checkZero(index, code, src, 'src');
+          checkZero(index, code, off, 'off'); checkZero(index, code, imm, 'imm');
+          return { code, dst, src, off, imm, kind: 'exit' };
         case op.BPF_JCOND:
-          if (jmp32 || useReg) fail('unknown opcode');
-          if (src !== op.BPF_MAY_GOTO) fail(`invalid conditional pseudo-jump ${src}`);
-          zero(dst, 'dst'); zero(imm, 'imm');
-          return { ...raw, kind: 'may_goto' };
+          if (jmp32 || useReg) fail(index, code, 'unknown opcode');
+          if (src !== op.BPF_MAY_GOTO) fail(index, code, `invalid conditional pseudo-jump ${src}`);
+          checkZero(index, code, dst, 'dst'); checkZero(index, code, imm, 'imm');
+          return { code, dst, src, off, imm, kind: 'may_goto' };
         default: {
           const name = JMP_OPS[o];
-          if (name === undefined) return fail('unknown opcode');
-          reg(dst, 'destination');
-          if (useReg) { reg(src, 'source'); zero(imm, 'imm'); } else { zero(src, 'src'); }
-          return { ...raw, kind: 'jump', jmp32, op: name, useReg };
+          if (name === undefined) return fail(index, code, 'unknown opcode');
+          checkReg(index, code, dst, 'destination');
+          if (useReg) { checkReg(index, code, src, 'source'); checkZero(index, code, imm, 'imm'); }
+          else checkZero(index, code, src, 'src');
+          return { code, dst, src, off, imm, kind: 'jump', jmp32, op: name, useReg };
         }
       }
     }
@@ -186,8 +192,8 @@ export function decodeInstruction(slots: readonly RawInstruction[], index: numbe
       const mode = op.modeBits(code);
       const size = op.sizeBits(code);
       if (mode === op.BPF_IMM && size === op.BPF_DW) {
-        reg(dst, 'destination'); zero(off, 'off');
-        if (src > op.BPF_PSEUDO_MAP_IDX_VALUE) fail(`invalid lddw source type ${src}`);
+        checkReg(index, code, dst, 'destination'); checkZero(index, code, off, 'off');
+        if (src > op.BPF_PSEUDO_MAP_IDX_VALUE) fail(index, code, `invalid lddw source type ${src}`);
         const next = slots[index + 1];
         if (next === undefined) {
           throw new InstructionError('lddw is missing its second slot (truncated program)', index);
@@ -195,48 +201,48 @@ export function decodeInstruction(slots: readonly RawInstruction[], index: numbe
         if (next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) {
           throw new InstructionError('invalid second slot of lddw: code, dst, src and off must be 0', index + 1);
         }
-        return { ...raw, kind: 'lddw', imm2: next.imm };
+        return { code, dst, src, off, imm, kind: 'lddw', imm2: next.imm };
       }
       if ((mode === op.BPF_ABS || mode === op.BPF_IND) && size !== op.BPF_DW) {
-        zero(dst, 'dst'); zero(off, 'off');
-        if (mode === op.BPF_ABS) zero(src, 'src');
-        else reg(src, 'source');
-        return { ...raw, kind: mode === op.BPF_ABS ? 'ld_abs' : 'ld_ind', size: op.sizeBytes(size) as 1 | 2 | 4 };
+        checkZero(index, code, dst, 'dst'); checkZero(index, code, off, 'off');
+        if (mode === op.BPF_ABS) checkZero(index, code, src, 'src');
+        else checkReg(index, code, src, 'source');
+        return { code, dst, src, off, imm, kind: mode === op.BPF_ABS ? 'ld_abs' : 'ld_ind', size: op.sizeBytes(size) as 1 | 2 | 4 };
       }
-      return fail('unknown opcode');
+      return fail(index, code, 'unknown opcode');
     }
 
     case op.BPF_LDX: {
       const mode = op.modeBits(code);
       const size = op.sizeBytes(op.sizeBits(code));
-      if (mode !== op.BPF_MEM && !(mode === op.BPF_MEMSX && size !== 8)) fail('unknown opcode');
-      reg(dst, 'destination'); reg(src, 'source'); zero(imm, 'imm');
-      return { ...raw, kind: 'ldx', size, signed: mode === op.BPF_MEMSX };
+      if (mode !== op.BPF_MEM && !(mode === op.BPF_MEMSX && size !== 8)) fail(index, code, 'unknown opcode');
+      checkReg(index, code, dst, 'destination'); checkReg(index, code, src, 'source'); checkZero(index, code, imm, 'imm');
+      return { code, dst, src, off, imm, kind: 'ldx', size, signed: mode === op.BPF_MEMSX };
     }
 
     case op.BPF_ST: {
-      if (op.modeBits(code) !== op.BPF_MEM) fail('unknown opcode');
-      reg(dst, 'destination'); zero(src, 'src');
-      return { ...raw, kind: 'st', size: op.sizeBytes(op.sizeBits(code)) };
+      if (op.modeBits(code) !== op.BPF_MEM) fail(index, code, 'unknown opcode');
+      checkReg(index, code, dst, 'destination'); checkZero(index, code, src, 'src');
+      return { code, dst, src, off, imm, kind: 'st', size: op.sizeBytes(op.sizeBits(code)) };
     }
 
     case op.BPF_STX:
     default: {
       const mode = op.modeBits(code);
       const size: AccessSize = op.sizeBytes(op.sizeBits(code));
-      reg(dst, 'destination'); reg(src, 'source');
+      checkReg(index, code, dst, 'destination'); checkReg(index, code, src, 'source');
       if (mode === op.BPF_MEM) {
-        zero(imm, 'imm');
-        return { ...raw, kind: 'stx', size };
+        checkZero(index, code, imm, 'imm');
+        return { code, dst, src, off, imm, kind: 'stx', size };
       }
-      if (mode !== op.BPF_ATOMIC) return fail('unknown opcode');
+      if (mode !== op.BPF_ATOMIC) return fail(index, code, 'unknown opcode');
       const entry = ATOMIC_OPS[imm];
-      if (entry === undefined) return fail(`invalid atomic operation ${hex(imm)}`);
+      if (entry === undefined) return fail(index, code, `invalid atomic operation ${hex(imm)}`);
       const [aop, fetch] = entry;
       if (aop !== 'load_acq' && aop !== 'store_rel' && size !== 4 && size !== 8) {
-        fail(`atomic ${aop} needs a 32- or 64-bit size`);
+        fail(index, code, `atomic ${aop} needs a 32- or 64-bit size`);
       }
-      return { ...raw, kind: 'atomic', size, op: aop, fetch };
+      return { code, dst, src, off, imm, kind: 'atomic', size, op: aop, fetch };
     }
   }
 }
