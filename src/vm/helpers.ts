@@ -22,6 +22,11 @@ export interface HelperContext {
    * do not return to the program (uBPF's unwind helper, and later a successful tail call).
    */
   stop(r0: number | bigint): void;
+  /**
+   * Calls the program's function at code address `fn` (a `BPF_PSEUDO_FUNC` value the
+   * program passed, as to bpf_loop) with up to five arguments; returns its r0.
+   */
+  call(fn: number | bigint, ...args: Array<number | bigint>): bigint;
 }
 
 /** A helper implementation. Returning nothing sets r0 to 0. */

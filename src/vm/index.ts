@@ -3,3 +3,4 @@ export * from './memory.js';
 export * from './helpers.js';
 export * from './interpreter.js';
 export * from './conformance-helpers.js';
+export * from './callbacks.js';

@@ -8,9 +8,9 @@
  */
 import { InstructionError } from '../errors.js';
 import { decodeRawProgram, decodeSlots } from '../isa/decode.js';
-import type { Instruction } from '../isa/instruction.js';
+import type { Instruction, LddwInstruction } from '../isa/instruction.js';
 import { toSlots } from '../isa/encode.js';
-import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../isa/opcodes.js';
+import { BPF_PSEUDO_FUNC, MAX_BPF_STACK, MAX_CALL_FRAMES } from '../isa/opcodes.js';
 import { validateControlFlow } from '../isa/validate.js';
 import {
   arsh64, bswap16, bswap32, lsh64, mul64, neg64, rsh64, scmp64, sdiv64, setBig, setNumber, smod64,
@@ -35,6 +35,12 @@ export interface InterpreterOptions {
   maxInstructions?: number;
   /** Region the legacy `ld_abs`/`ld_ind` packet loads read from (socket filters). */
   packet?: () => Region | undefined;
+  /**
+   * Value of an `lddw` with a pseudo source (map fd, map value, BTF id, …), supplied by the
+   * loader that knows the maps; `slot` is the instruction's slot index. `BPF_PSEUDO_FUNC`
+   * is resolved by the interpreter itself (to the function's code address).
+   */
+  resolveLddw?: (insn: LddwInstruction, slot: number) => bigint;
 }
 
 /** The outcome of one run. */
@@ -73,7 +79,11 @@ export class Interpreter {
   private readonly frameSaved = new Int32Array(MAX_CALL_FRAMES * 10);
   private readonly loopBudget = new Int32Array(MAX_CALL_FRAMES);
   private readonly helperContext: HelperContext;
+  private readonly code_: Region;
   private stopped = false;
+  /** Call depth and instruction count at the current helper call, for callbacks. */
+  private depth = 0;
+  private count = 0;
   private stopValue: number | bigint = 0;
   // Region caches filled by `resolve`.
   private cLo = 0;
@@ -97,13 +107,24 @@ export class Interpreter {
       this.off[i] = s.off;
       this.imm[i] = s.imm;
     });
-    // The second slot of lddw is never executed: mark it with an opcode that faults.
+    this.memory = options.memory ?? new Memory();
+    // Function pointers (lddw BPF_PSEUDO_FUNC, callback arguments) are addresses in a
+    // read-only region standing for the code: slot i is at code.start + 8 * i.
+    this.code_ = this.memory.alloc(slots.length * 8, { kind: 'code', name: 'code', writable: false });
     let slot = 0;
     for (const insn of insns) {
       if (insn.kind === 'lddw') {
         if (insn.src !== 0) {
-          throw new InstructionError(`lddw with pseudo source ${insn.src} needs a loader to resolve it`, slot);
+          const value = insn.src === BPF_PSEUDO_FUNC
+            ? BigInt(this.code_.start + 8 * (slot + 1 + insn.imm))
+            : options.resolveLddw?.(insn, slot);
+          if (value === undefined) {
+            throw new InstructionError(`lddw with pseudo source ${insn.src} needs a loader to resolve it`, slot);
+          }
+          this.imm[slot] = Number(BigInt.asIntN(32, value));
+          this.imm[slot + 1] = Number(BigInt.asIntN(32, value >> 32n));
         }
+        // The second slot is never executed: opcode 0 is not a valid instruction.
         this.code[slot + 1] = 0;
         slot += 2;
       } else {
@@ -116,7 +137,6 @@ export class Interpreter {
         slot += 1;
       }
     }
-    this.memory = options.memory ?? new Memory();
     this.helpers = helperArray(options.helpers);
     this.maxInstructions = options.maxInstructions ?? DEFAULT_MAX_INSTRUCTIONS;
     this.packet = options.packet;
@@ -145,7 +165,8 @@ export class Interpreter {
     this.stack.start = this.stackTop - MAX_BPF_STACK;
     R[20] = this.stackTop;
     this.loopBudget[0] = MAX_LOOPS;
-    return this.loop();
+    this.count = 0;
+    return this.loop(0, 0);
   }
 
   private makeHelperContext(): HelperContext {
@@ -163,6 +184,7 @@ export class Interpreter {
         self.stopped = true;
         self.stopValue = r0;
       },
+      call: (fn, ...args) => self.callback(fn, args),
     } as HelperContext & { index: number };
   }
 
@@ -218,7 +240,39 @@ export class Interpreter {
     return false;
   }
 
-  private loop(): RunResult {
+  /**
+   * Runs the bpf function at code address `fn` as a callback of the current helper (bpf_loop,
+   * for_each_map_elem, timers): a new frame below the caller's, r1.. from `args`, r0 back.
+   */
+  private callback(fn: number | bigint, args: ReadonlyArray<number | bigint>): bigint {
+    const pc = this.depth;
+    const address = Number(fn) - this.code_.start;
+    const target = address / 8;
+    if (!Number.isInteger(target) || target < 0 || target >= this.length) {
+      throw new VmError(`callback address 0x${BigInt(fn).toString(16)} is not a function of this program`, pc);
+    }
+    const depth = this.depth + 1;
+    if (depth >= MAX_CALL_FRAMES) throw new CallDepthExceeded(this.depth, depth + 1);
+    const R = this.R;
+    const saved = R.slice();
+    for (let i = 0; i < 10; i++) R[i] = 0;
+    for (let i = 0; i < args.length && i < 5; i++) setArg(R, 2 * (i + 1), args[i]!);
+    R[20] = this.stackTop - depth * MAX_BPF_STACK;
+    R[21] = 0;
+    this.stack.start = R[20] - MAX_BPF_STACK;
+    this.loopBudget[depth] = MAX_LOOPS;
+    const outer = this.depth;
+    try {
+      return this.loop(target, depth).r0;
+    } finally {
+      this.depth = outer;
+      R.set(saved);
+      this.stack.start = this.stackTop - (outer + 1) * MAX_BPF_STACK;
+      this.memory.generation++; // the caller's region caches saw another frame
+    }
+  }
+
+  private loop(start: number, base: number): RunResult {
     const R = this.R;
     const code = this.code, dsts = this.dst, srcs = this.src, offs = this.off, imms = this.imm;
     const max = this.maxInstructions;
@@ -226,9 +280,9 @@ export class Interpreter {
     let view = this.memory.view;
     let generation = this.memory.generation;
     let rLo = 0, rHi = 0, wLo = 0, wHi = 0;
-    let depth = 0;
-    let count = 0;
-    let pc = 0;
+    let depth = base;
+    let count = this.count;
+    let pc = start;
 
     for (;;) {
       if (++count > max) throw new BudgetExceeded(pc, max);
@@ -363,7 +417,16 @@ export class Interpreter {
 
         // ---- calls and exit ----
         case 0x85:
-          if (s === 2) { // BPF_PSEUDO_CALL (src field doubled)
+        case 0x8d: {
+          // Local call (src = BPF_PSEUDO_CALL, doubled here), or callx to a code address.
+          let target = -1;
+          if (code[pc] === 0x85) {
+            if (s === 2) target = pc + 1 + imm;
+          } else if (R[d + 1] === 0) {
+            const rel = (R[d]! >>> 0) - this.code_.start;
+            if (rel >= 0 && rel < length * 8 && rel % 8 === 0) target = rel / 8;
+          }
+          if (target >= 0) {
             if (depth + 1 >= MAX_CALL_FRAMES) throw new CallDepthExceeded(pc, depth + 2);
             this.frameReturn[depth] = pc;
             this.frameSaved.set(R.subarray(12, 22), depth * 10);
@@ -373,21 +436,23 @@ export class Interpreter {
             R[21] = 0;
             this.stack.start = R[20] - MAX_BPF_STACK;
             rHi = wHi = 0;
-            pc += imm;
+            pc = target - 1;
             break;
           }
-          if (this.callHelper(imm, pc)) return { r0: toU64(R[0]!, R[1]!), instructions: count };
-          if (this.memory.generation !== generation) { view = this.memory.view; generation = this.memory.generation; rHi = wHi = 0; }
-          break;
-        case 0x8d: { // callx: the target register holds a helper id
-          const id = R[d + 1] === 0 ? R[d]! >>> 0 : -1;
-          if (id < 0 || id > 0xffff) throw new UnknownHelper(pc, Number(toU64(R[d]!, R[d + 1]!) & 0xffffffffn));
+          // Helper call by id; callx holds the id in its register (uBPF and the conformance suite).
+          let id = imm;
+          if (code[pc] === 0x8d) {
+            id = R[d + 1] === 0 ? R[d]! >>> 0 : -1;
+            if (id < 0 || id > 0xffff) throw new UnknownHelper(pc, Number(toU64(R[d]!, R[d + 1]!) & 0xffffffffn));
+          }
+          this.depth = depth; this.count = count;
           if (this.callHelper(id, pc)) return { r0: toU64(R[0]!, R[1]!), instructions: count };
+          count = this.count;
           if (this.memory.generation !== generation) { view = this.memory.view; generation = this.memory.generation; rHi = wHi = 0; }
           break;
         }
         case 0x95:
-          if (depth === 0) return { r0: toU64(R[0]!, R[1]!), instructions: count };
+          if (depth === base) { this.count = count; return { r0: toU64(R[0]!, R[1]!), instructions: count }; }
           depth--;
           pc = this.frameReturn[depth]!;
           R.set(this.frameSaved.subarray(depth * 10, depth * 10 + 10), 12);

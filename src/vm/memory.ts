@@ -6,7 +6,7 @@
  */
 
 /** What a region holds; used in fault messages and by the verifier later. */
-export type RegionKind = 'stack' | 'context' | 'packet' | 'map_value' | 'map_key' | 'ringbuf' | 'memory';
+export type RegionKind = 'stack' | 'context' | 'packet' | 'map_value' | 'map_key' | 'map' | 'ringbuf' | 'code' | 'memory';
 
 /** A live region of linear memory. `start`/`end` are byte offsets (end exclusive). */
 export interface Region {
