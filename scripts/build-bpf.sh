@@ -15,8 +15,12 @@ FLAGS=(-O2 -g -mcpu=v4 -fdebug-compilation-dir=. -Wall -Werror)
 
 for src in *.c; do
   obj="${src%.c}.o"
+  # The CO-RE fixtures (core_*.c) use the kernel types of bpf/include/vmlinux.h (bpftool btf
+  # dump of /sys/kernel/btf/vmlinux) and libbpf's bpf_core_read.h (libbpf-dev).
+  extra=()
+  [[ "$src" == core_* ]] && extra=(-I../include)
   echo "  CC  bpf/fixtures/$obj"
-  "$CLANG" "${FLAGS[@]}" -target bpfel -c "$src" -o "$obj"
+  "$CLANG" "${FLAGS[@]}" "${extra[@]}" -target bpfel -c "$src" -o "$obj"
 done
 
 for src in *.s; do
@@ -28,3 +32,17 @@ done
 # One big-endian build, so the ELF reader and the listing are tested in both byte orders.
 echo "  CC  bpf/fixtures/isa_mix.bpfeb.o"
 "$CLANG" "${FLAGS[@]}" -target bpfeb -c isa_mix.c -o isa_mix.bpfeb.o
+# And the BTF value codec's fixture, whose bitfields and ints are laid out by byte order.
+echo "  CC  bpf/fixtures/btf_values.bpfeb.o"
+"$CLANG" "${FLAGS[@]}" -target bpfeb -c btf_values.c -o btf_values.bpfeb.o
+
+# The object-file fixtures of src/object (bpf/objects): maps, global data, subprograms and
+# section names, against the kernel types of bpf/include/vmlinux.h (bpftool btf dump of
+# /sys/kernel/btf/vmlinux) and libbpf's headers (libbpf-dev).
+cd ../objects
+OBJ_FLAGS=(-O2 -g -mcpu=v3 -fdebug-compilation-dir=. -Wall -Werror -Wno-unused-variable -I../include -D__TARGET_ARCH_x86)
+for src in *.c; do
+  obj="${src%.c}.o"
+  echo "  CC  bpf/objects/$obj"
+  "$CLANG" "${OBJ_FLAGS[@]}" -target bpfel -c "$src" -o "$obj"
+done

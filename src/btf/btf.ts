@@ -4,6 +4,7 @@
  * has a `base` whose ids it continues: `types[0]` of a split BTF has id `base.length`.
  */
 import { EbpfError } from '../errors.js';
+import type { BtfStrings } from './strings.js';
 import type { BtfType } from './types.js';
 
 /** An id that names no type, a loop in the type graph, or a type without a size. */
@@ -21,6 +22,11 @@ export interface BtfOptions {
   base?: Btf;
   /** Byte order the BTF was read in (and is written in by default). */
   bigEndian?: boolean;
+  /**
+   * The string section the BTF was read from (set by parseBtf). `.BTF.ext` names its
+   * strings by offsets into it, and serializeBtf reuses it so offsets stay the same.
+   */
+  strings?: BtfStrings;
 }
 
 export class Btf {
@@ -28,6 +34,8 @@ export class Btf {
   readonly own: readonly BtfType[];
   readonly base: Btf | undefined;
   readonly bigEndian: boolean;
+  /** The string section this BTF was parsed from, when it was parsed (see BtfOptions.strings). */
+  readonly strings: BtfStrings | undefined;
   /** Id of `own[0]`: 0 for a base BTF (own[0] is void), `base.length` for a split BTF. */
   readonly firstId: number;
   private byName: Map<string, number[]> | undefined;
@@ -39,6 +47,7 @@ export class Btf {
   constructor(own: readonly BtfType[], options: BtfOptions = {}) {
     this.base = options.base;
     this.bigEndian = options.bigEndian ?? options.base?.bigEndian ?? false;
+    this.strings = options.strings;
     if (this.base === undefined) {
       this.own = own[0]?.kind === 'void' ? own : [VOID, ...own];
       this.firstId = 0;

@@ -116,6 +116,11 @@ export interface BtfRef {
   readonly kind: 'typedef' | 'volatile' | 'const' | 'restrict' | 'type_tag';
   readonly name: string;
   readonly type: number;
+  /**
+   * type_tag only, present when true: the kind flag, meaning the tag is a plain C attribute
+   * (`__attribute__((address_space(1)))`) rather than `btf_type_tag("name")` (kernel 6.14+).
+   */
+  readonly attribute?: boolean;
 }
 
 export interface BtfFunc {
@@ -174,6 +179,11 @@ export interface BtfDeclTag {
   readonly type: number;
   /** Member or parameter index the tag applies to; -1 for the type itself. */
   readonly componentIdx: number;
+  /**
+   * Present when true: the kind flag, meaning the tag is a plain C attribute
+   * (`__attribute__((name))`) rather than `btf_decl_tag("name")` (kernel 6.14+).
+   */
+  readonly attribute?: boolean;
 }
 
 export type BtfType =

@@ -3,11 +3,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { EbpfError } from '../errors.js';
 import { type Command, type Io, UsageError } from './command.js';
 import { asmCommand } from './asm.js';
+import { btfCommand } from './btf.js';
 import { conformancePlugin } from './conformance-plugin.js';
 import { disasmCommand } from './disasm.js';
 import { execCommand } from './exec.js';
 
-const COMMANDS: readonly Command[] = [asmCommand, disasmCommand, execCommand, conformancePlugin];
+const COMMANDS: readonly Command[] = [asmCommand, disasmCommand, execCommand, btfCommand, conformancePlugin];
 
 const USAGE = `Usage: ebpf COMMAND [ARGS...]
 
