@@ -11,7 +11,8 @@ const utf8Encoder = new TextEncoder();
 
 /** `char[N]`: a string up to the first NUL (UTF-8); encodes a string or raw bytes. */
 export class StringNode implements CodecNode {
-  constructor(readonly label: string, readonly size: number) {}
+  /** `union`: members share bytes, and members given together must agree (see writeFrom). */
+  constructor(readonly label: string, readonly size: number, readonly union = false) {}
 
   read(_view: DataView, bytes: Uint8Array, off: number): string {
     let end = off;
@@ -80,7 +81,8 @@ export class RecordNode implements CodecNode {
   private fields: readonly Field[] = [];
   private names: ReadonlySet<string> | undefined;
 
-  constructor(readonly label: string, readonly size: number) {}
+  /** `union`: members share bytes, and members given together must agree (see writeFrom). */
+  constructor(readonly label: string, readonly size: number, readonly union = false) {}
 
   setFields(fields: readonly Field[]): void {
     this.fields = fields;
@@ -127,23 +129,42 @@ export class RecordNode implements CodecNode {
   }
 
   /**
-   * Encodes the members present in `value` (absent ones stay zero). In a union, members are
-   * written in declaration order, so a later one wins where they overlap.
+   * Encodes the members present in `value` (absent ones stay zero). In a union, several
+   * members may be given only if they agree on the bytes they share — as a decoded union
+   * does — so that changing one member of a decoded value and writing it back is an error
+   * naming both members, not a silent overwrite by whichever comes last.
    */
   writeFrom(view: DataView, bytes: Uint8Array, off: number, value: Record<string, unknown>): void {
+    const written = this.union ? new Uint8Array(this.size) : undefined;
+    let first = '';
     for (const f of this.fields) {
+      let start: number, end: number, name: string;
+      if (f.kind === 'inline') { start = f.offset; end = f.offset + f.node.size; name = '(anonymous)'; }
+      else if (f.kind === 'value') { start = f.offset; end = f.offset + f.node.size; name = f.name; }
+      else { start = f.field.range.start; end = start + f.field.range.span; name = f.name; }
+      const present = f.kind === 'inline'
+        ? [...f.node.memberNames()].some((n) => value[n] !== undefined && value[n] !== null)
+        : value[f.name] !== undefined && value[f.name] !== null;
+      if (!present) continue;
+      const before = written === undefined ? undefined : bytes.slice(off, off + this.size);
       if (f.kind === 'inline') {
         f.node.writeFrom(view, bytes, off + f.offset, value);
-        continue;
+      } else {
+        try {
+          if (f.kind === 'value') f.node.write(view, bytes, off + f.offset, value[f.name]);
+          else f.field.write(bytes, off, value[f.name]);
+        } catch (err) {
+          rethrowWithin(err, `.${f.name}`);
+        }
       }
-      const v = value[f.name];
-      if (v === undefined || v === null) continue;
-      try {
-        if (f.kind === 'value') f.node.write(view, bytes, off + f.offset, v);
-        else f.field.write(bytes, off, v);
-      } catch (err) {
-        rethrowWithin(err, `.${f.name}`);
+      if (written === undefined || before === undefined) continue;
+      for (let i = 0; i < this.size; i++) {
+        if (written[i] === 1 && bytes[off + i] !== before[i]) {
+          throw new CodecError(`members '${first}' and '${name}' of ${this.label} give different bytes: set only one of them`);
+        }
       }
+      if (first === '') first = name;
+      written.fill(1, start, end);
     }
   }
 }

@@ -170,7 +170,7 @@ class Compiler {
         break;
       case 'struct': case 'union': case 'datasec': {
         // Registered before its members are compiled.
-        const record = new RecordNode(labelOf(t), t.size);
+        const record = new RecordNode(labelOf(t), t.size, t.kind === 'union');
         this.nodes.set(id, record);
         try {
           record.setFields(t.kind === 'datasec' ? this.datasecFields(t) : this.memberFields(t, id));

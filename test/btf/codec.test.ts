@@ -174,8 +174,12 @@ test('structs: nested objects, anonymous members flattened, unions decoded whole
     0100feff0300fcff0500faff 02000000`);
   assert.equal(hex(encodeValue(btf, T.pkt, input)), hex(expected));
   assert.equal(hex(encodeValue(btf, T.pkt, {})), '00'.repeat(48));
-  // In a union, a later member present wins where they overlap.
-  assert.equal(hex(encodeValue(btf, T.anon_union, { word: 0x01020304, bytes: [9] })), '09030201');
+  // Union members given together must agree on their shared bytes: a decoded union writes
+  // back unchanged, a changed member beside its stale twin is an error naming both.
+  assert.equal(hex(encodeValue(btf, T.anon_union, { word: 0x01020304, bytes: [4, 3] })), '04030201');
+  assert.throws(() => encodeValue(btf, T.anon_union, { word: 0x01020304, bytes: [9] }), /members 'word' and 'bytes' of .* give different bytes/);
+  const decoded = decodeValue(btf, T.anon_union, Uint8Array.of(4, 3, 2, 1)) as Record<string, unknown>;
+  assert.equal(hex(encodeValue(btf, T.anon_union, decoded)), '04030201');
 });
 
 test('flexible arrays, pointers in recursive types, datasecs', () => {
