@@ -7,8 +7,9 @@ import { btfCommand } from './btf.js';
 import { conformancePlugin } from './conformance-plugin.js';
 import { disasmCommand } from './disasm.js';
 import { execCommand } from './exec.js';
+import { objectCommand } from './object.js';
 
-const COMMANDS: readonly Command[] = [asmCommand, disasmCommand, execCommand, btfCommand, conformancePlugin];
+const COMMANDS: readonly Command[] = [asmCommand, disasmCommand, execCommand, btfCommand, objectCommand, conformancePlugin];
 
 const USAGE = `Usage: ebpf COMMAND [ARGS...]
 
