@@ -92,6 +92,8 @@ export class CDumper extends CDeclWriter {
   private readonly fwdEmitted: Uint8Array;
   /** Types some other type refers to: an anonymous enum nobody refers to is a top-level one. */
   private readonly referenced: Uint8Array;
+  /** Non-record types on the current orderType path, to stop reference loops. */
+  private readonly walking: Uint8Array;
   private queue: number[] = [];
 
   constructor(btf: Btf, options: { ptrSize?: number } = {}) {
@@ -101,6 +103,7 @@ export class CDumper extends CDeclWriter {
     this.emit = new Uint8Array(n);
     this.fwdEmitted = new Uint8Array(n);
     this.referenced = new Uint8Array(n);
+    this.walking = new Uint8Array(n);
     this.order[0] = Order.Ordered;
     this.emit[0] = Emit.Emitted;
     for (let id = 1; id < n; id++) this.markReferenced(btf.type(id));
@@ -150,6 +153,25 @@ export class CDumper extends CDeclWriter {
    */
   private orderType(id: number, throughPtr: boolean): boolean {
     const state = this.order[id];
+    const kind = this.btf.type(id).kind;
+    // Structs and unions track their own cycles (Order.Ordering) and may recur through pointers.
+    if (kind === 'struct' || kind === 'union') return this.orderTypeOnce(id, throughPtr, state);
+    if (this.walking[id] === 1) {
+      // Met again behind a pointer (`typedef struct t_s { t *next; } t;`): a weak link, as for
+      // a named struct. Without a pointer the loop is of typedefs, qualifiers or arrays only,
+      // which no C declaration can express.
+      if (throughPtr) return false;
+      throw new BtfError(`BTF type id ${id}: reference loop through ${this.btf.type(id).kind} types`);
+    }
+    this.walking[id] = 1;
+    try {
+      return this.orderTypeOnce(id, throughPtr, state);
+    } finally {
+      this.walking[id] = 0;
+    }
+  }
+
+  private orderTypeOnce(id: number, throughPtr: boolean, state: number | undefined): boolean {
     if (state === Order.Ordered) return true;
     const t = this.btf.type(id);
     if (state === Order.Ordering) {

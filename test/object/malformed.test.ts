@@ -148,12 +148,12 @@ function rng(seed: number): () => number {
   };
 }
 
-test('3,000 random mutations of the fixtures: only EbpfErrors, no hangs', () => {
+test('10,000 random mutations of the fixtures: only EbpfErrors, no hangs', () => {
   const random = rng(0x0b1ec7);
   const inputs = objectFixtures.map((f) => ({ name: f, bytes: fixture(f), elf: parseElf(fixture(f)) }));
   const counts = { ok: 0, parse: 0, other: 0 };
   let slowest = 0;
-  for (let i = 0; i < 3000; i++) {
+  for (let i = 0; i < 10000; i++) {
     const { name, bytes, elf } = inputs[Math.floor(random() * inputs.length)]!;
     const copy = bytes.slice();
     const view = new DataView(copy.buffer);
@@ -186,5 +186,5 @@ test('3,000 random mutations of the fixtures: only EbpfErrors, no hangs', () => 
     slowest = Math.max(slowest, performance.now() - started);
   }
   assert.ok(slowest < 2000, `slowest parse took ${slowest.toFixed(0)} ms`);
-  assert.ok(counts.parse > 300 && counts.ok > 300, JSON.stringify(counts));
+  assert.ok(counts.parse > 1000 && counts.ok > 1000, JSON.stringify(counts));
 });
