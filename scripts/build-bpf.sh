@@ -10,7 +10,15 @@ if [[ -z "$CLANG" ]]; then
   exit 1
 fi
 
-cd "$(dirname "$0")/../bpf/fixtures"
+cd "$(dirname "$0")/.."
+# bpf/include/vmlinux.h is written by our own BTF-to-C dumper from the running kernel's BTF
+# (the header is committed, so a machine without /sys/kernel/btf keeps the existing one).
+if [[ -r /sys/kernel/btf/vmlinux && -f dist/src/cli/main.js ]]; then
+  echo "  GEN bpf/include/vmlinux.h"
+  node bin/ebpf.js btf dump /sys/kernel/btf/vmlinux --format c > bpf/include/vmlinux.h.tmp
+  mv bpf/include/vmlinux.h.tmp bpf/include/vmlinux.h
+fi
+cd bpf/fixtures
 FLAGS=(-O2 -g -mcpu=v4 -fdebug-compilation-dir=. -Wall -Werror)
 
 for src in *.c; do

@@ -4734,7 +4734,7 @@ enum rw_hint {
 	WRITE_LIFE_LONG = 4,
 	WRITE_LIFE_EXTREME = 5,
 	WRITE_LIFE_HINT_NR = 6,
-};
+} __attribute__((mode(byte)));
 
 enum inode_state_flags_t {
 	I_NEW = 1,
@@ -5389,7 +5389,7 @@ enum blk_integrity_checksum {
 	BLK_INTEGRITY_CSUM_IP = 1,
 	BLK_INTEGRITY_CSUM_CRC = 2,
 	BLK_INTEGRITY_CSUM_CRC64 = 3,
-};
+} __attribute__((mode(byte)));
 
 struct blk_integrity {
 	unsigned char flags;
@@ -29516,7 +29516,7 @@ enum _cache_table_type {
 	CACHE_L1_DATA = 2,
 	CACHE_L2 = 3,
 	CACHE_L3 = 4,
-};
+} __attribute__((mode(byte)));
 
 enum _tlb_table_type {
 	TLB_INST_4K = 5,
@@ -29534,7 +29534,7 @@ enum _tlb_table_type {
 	TLB_DATA0_2M_4M = 17,
 	STLB_4K = 18,
 	STLB_4K_2M = 19,
-};
+} __attribute__((mode(byte)));
 
 struct leaf_0x2_table {
 	union {
@@ -65752,7 +65752,7 @@ enum xfs_group_type {
 	XG_TYPE_AG = 0,
 	XG_TYPE_RTG = 1,
 	XG_TYPE_MAX = 2,
-};
+} __attribute__((mode(byte)));
 
 enum xfs_free_counter {
 	XC_FREE_BLOCKS = 0,
@@ -66530,7 +66530,7 @@ enum xfs_metafile_type {
 	XFS_METAFILE_RTRMAP = 7,
 	XFS_METAFILE_RTREFCOUNT = 8,
 	XFS_METAFILE_MAX = 9,
-};
+} __attribute__((mode(byte)));
 
 enum xfs_dinode_fmt {
 	XFS_DINODE_FMT_DEV = 0,
@@ -74575,7 +74575,7 @@ enum btrfs_delayed_ref_action {
 	BTRFS_DROP_DELAYED_REF = 2,
 	BTRFS_ADD_DELAYED_EXTENT = 3,
 	BTRFS_UPDATE_DELAYED_HEAD = 4,
-};
+} __attribute__((mode(byte)));
 
 struct btrfs_data_ref {
 	u64 objectid;
@@ -76260,7 +76260,7 @@ enum btrfs_ref_type {
 	BTRFS_REF_NOT_SET = 0,
 	BTRFS_REF_DATA = 1,
 	BTRFS_REF_METADATA = 2,
-};
+} __attribute__((mode(byte)));
 
 struct btrfs_ref {
 	enum btrfs_ref_type type;

@@ -79,7 +79,7 @@ interface ReadelfJson {
 
 test('sections, symbols and relocations equal llvm-readelf-19', { skip: needTool(readelf, 'llvm-readelf-19') }, () => {
   for (const file of objectFiles()) {
-    const r = spawnSync(readelf!, ['--elf-output-style=JSON', '-S', '-s', '-r', file], { encoding: 'utf8' });
+    const r = spawnSync(readelf!, ['--elf-output-style=JSON', '-S', '-s', '-r', file], { encoding: 'utf8', maxBuffer: 256 << 20 });
     assert.equal(r.status, 0, r.stderr);
     const [json] = JSON.parse(r.stdout) as [ReadelfJson];
     const elf = parseElf(readFileSync(file));
