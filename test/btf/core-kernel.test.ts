@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { loadObjectSpec } from '../../src/object/index.js';
 import { join } from 'node:path';
 import { parseElf, STT_FUNC, type ElfFile } from '../../src/elf/index.js';
 import {
@@ -175,6 +176,9 @@ test('CO-RE: the object fixtures of src/object agree with libbpf', { skip }, (t)
     const btf = btfFromElf(elf);
     const ext = btf && btfExtFromElf(elf, btf);
     if (ext === undefined || [...ext.coreRelos.values()].every((r) => r.length === 0)) continue;
+    // bpftool pins maps with LIBBPF_PIN_BY_NAME under /sys/fs/bpf itself, outside our scratch
+    // directory: leave such objects to the object tests, which pin under a directory of their own.
+    if (loadObjectSpec(readBytes(path)).maps.some((m) => m.pinning !== 0)) continue;
     // Some of these programs don't load here (attach types this kernel refuses): libbpf logs the
     // relocations before loading anyway.
     compareWithLibbpf(t, `objects/${file}`, path);
