@@ -9,7 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as KoffiModule from 'koffi';
-import type { OutputBuffer, Syscalls, UserMemory } from './syscalls.js';
+import type { EpollEvent, Mapping, OutputBuffer, Syscalls, UserMemory } from './syscalls.js';
 
 type Koffi = typeof KoffiModule;
 
@@ -28,11 +28,51 @@ const SYS_BPF: Readonly<Partial<Record<string, number>>> = {
   s390x: 351,
 };
 
+/** `__NR_perf_event_open` per Node architecture (the asm-generic table has 241). */
+const SYS_PERF_EVENT_OPEN: Readonly<Partial<Record<string, number>>> = {
+  x64: 298,
+  arm64: 241,
+  riscv64: 241,
+  loong64: 241,
+  ia32: 336,
+  arm: 364,
+  ppc64: 319,
+  s390x: 331,
+};
+
+/**
+ * `struct epoll_event` is `{ u32 events; u64 data; }`, packed on x86 (12 bytes: data at 4) and
+ * naturally aligned elsewhere (16 bytes: data at 8) — include/uapi/linux/eventpoll.h EPOLL_PACKED.
+ */
+const EPOLL_EVENT = process.arch === 'x64' || process.arch === 'ia32' ? { size: 12, data: 4 } : { size: 16, data: 8 };
+
+/** Structures passed to the kernel are in the host's byte order. */
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const MAP_SHARED = 0x01;
+const MAP_FAILED = (1n << 64n) - 1n;
+const EPOLL_CLOEXEC = 0o2000000;
+const EFD_NONBLOCK = 0o4000;
+const EFD_CLOEXEC = 0o2000000;
+const SC_PAGESIZE = 30;
+
+type CFunction = ((...args: unknown[]) => unknown) & { async: (...args: unknown[]) => void };
+
 interface Native {
   koffi: Koffi;
   syscall: (...args: unknown[]) => number | bigint;
   close: (fd: number) => number;
   sysBpf: number;
+  sysPerfEventOpen: number | undefined;
+  sysconf: (name: number) => number | bigint;
+  mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: number) => unknown;
+  munmap: (addr: bigint, length: number) => number;
+  ioctl: (...args: unknown[]) => number;
+  epollCreate1: (flags: number) => number;
+  epollCtl: (epfd: number, op: number, fd: number, event: Uint8Array) => number;
+  epollWait: CFunction;
+  eventfd: (initval: number, flags: number) => number;
+  read: (fd: number, buf: Uint8Array, count: number) => number | bigint;
+  write: (fd: number, buf: Uint8Array, count: number) => number | bigint;
 }
 
 function loadNative(): Native {
@@ -47,6 +87,18 @@ function loadNative(): Native {
     syscall: libc.func('long syscall(long number, ...)') as Native['syscall'],
     close: libc.func('int close(int fd)') as Native['close'],
     sysBpf,
+    sysPerfEventOpen: SYS_PERF_EVENT_OPEN[process.arch],
+    sysconf: libc.func('long sysconf(int name)') as Native['sysconf'],
+    mmap: libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)') as Native['mmap'],
+    // The address as an integer: the mapping's ArrayBuffer is all JavaScript keeps of it.
+    munmap: libc.func('int munmap(uintptr_t addr, size_t length)') as Native['munmap'],
+    ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)') as Native['ioctl'],
+    epollCreate1: libc.func('int epoll_create1(int flags)') as Native['epollCreate1'],
+    epollCtl: libc.func('int epoll_ctl(int epfd, int op, int fd, void *event)') as Native['epollCtl'],
+    epollWait: libc.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)') as CFunction,
+    eventfd: libc.func('int eventfd(unsigned int initval, int flags)') as Native['eventfd'],
+    read: libc.func('long read(int fd, void *buf, size_t count)') as Native['read'],
+    write: libc.func('long write(int fd, const void *buf, size_t count)') as Native['write'],
   };
 }
 
@@ -77,8 +129,9 @@ class NativeMemory implements UserMemory {
     return address;
   }
 
-  output(size: number): OutputBuffer {
+  output(size: number, init?: Uint8Array): OutputBuffer {
     const { address, view } = this.allocate(size);
+    if (init) view.set(init.subarray(0, size));
     const isOpen = (): boolean => this.#open;
     return {
       address,
@@ -121,11 +174,102 @@ class NativeSyscalls implements Syscalls {
   }
 
   close(fd: number): number {
-    const { koffi, close } = this.#native;
+    return this.#checked(() => this.#native.close(fd));
+  }
+
+  /** Runs a libc call that returns -1 and sets errno on failure: its result, or `-errno`. */
+  #checked(call: () => number | bigint): number {
+    const { koffi } = this.#native;
     koffi.errno(0);
-    const ret = close(fd);
+    const ret = Number(call());
     const errno = koffi.errno();
-    return ret === 0 ? 0 : -(errno || 5);
+    return ret >= 0 ? ret : -(errno || 5 /* EIO */);
+  }
+
+  pageSize(): number {
+    return Number(this.#native.sysconf(SC_PAGESIZE));
+  }
+
+  mmap(fd: number, length: number, prot: number, offset: number): Mapping | number {
+    const { koffi, mmap } = this.#native;
+    koffi.errno(0);
+    const pointer = mmap(null, length, prot, MAP_SHARED, fd, offset);
+    const errno = koffi.errno();
+    const address = pointer === null ? 0n : koffi.address(pointer);
+    if (address === MAP_FAILED || address === 0n) return -(errno || 5);
+    // koffi.view: an external ArrayBuffer over the mapped pages, no copy (koffi 2.11+).
+    return { address, length, buffer: koffi.view(pointer, length) };
+  }
+
+  munmap(mapping: Mapping): number {
+    return this.#checked(() => this.#native.munmap(mapping.address, mapping.length));
+  }
+
+  perfEventOpen(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number {
+    const { syscall, sysPerfEventOpen } = this.#native;
+    if (sysPerfEventOpen === undefined) return -38; // ENOSYS
+    return this.withMemory((memory) => {
+      const address = memory.input(attr);
+      return this.#checked(() => syscall(sysPerfEventOpen, 'long', address, 'long', pid, 'long', cpu, 'long', groupFd, 'long', flags));
+    });
+  }
+
+  ioctl(fd: number, request: number, arg: number): number {
+    return this.#checked(() => this.#native.ioctl(fd, request, 'long', arg));
+  }
+
+  epollCreate(): number {
+    return this.#checked(() => this.#native.epollCreate1(EPOLL_CLOEXEC));
+  }
+
+  epollCtl(epfd: number, op: number, fd: number, events: number, data: number): number {
+    const event = new Uint8Array(EPOLL_EVENT.size);
+    const view = new DataView(event.buffer);
+    view.setUint32(0, events >>> 0, HOST_LE);
+    view.setBigUint64(EPOLL_EVENT.data, BigInt(data >>> 0), HOST_LE);
+    return this.#checked(() => this.#native.epollCtl(epfd, op, fd, event));
+  }
+
+  epollWait(epfd: number, maxEvents: number, timeoutMs: number): Promise<EpollEvent[] | number> {
+    const { koffi, epollWait } = this.#native;
+    // The kernel writes the events from another thread, after this call returns: C memory
+    // that stays put until the callback, not a JavaScript buffer the GC may move.
+    const block = koffi.alloc('uint8_t', EPOLL_EVENT.size * maxEvents);
+    return new Promise((resolve) => {
+      epollWait.async(epfd, block, maxEvents, timeoutMs, (err: unknown, count: number) => {
+        try {
+          // koffi does not carry errno back from a worker thread: a failure (EINTR in
+          // practice) reads as "nothing ready", and the caller waits again.
+          if (err || count <= 0) {
+            resolve([]);
+            return;
+          }
+          const view = new DataView(koffi.view(block, EPOLL_EVENT.size * count));
+          const events: EpollEvent[] = [];
+          for (let i = 0; i < count; i++) {
+            const at = i * EPOLL_EVENT.size;
+            events.push({ events: view.getUint32(at, HOST_LE), data: Number(view.getBigUint64(at + EPOLL_EVENT.data, HOST_LE) & 0xffff_ffffn) });
+          }
+          resolve(events);
+        } finally {
+          koffi.free(block);
+        }
+      });
+    });
+  }
+
+  eventfd(initval: number): number {
+    return this.#checked(() => this.#native.eventfd(initval, EFD_NONBLOCK | EFD_CLOEXEC));
+  }
+
+  read(fd: number, length: number): Uint8Array | number {
+    const buffer = new Uint8Array(length);
+    const ret = this.#checked(() => this.#native.read(fd, buffer, length));
+    return ret < 0 ? ret : buffer.subarray(0, ret);
+  }
+
+  write(fd: number, bytes: Uint8Array): number {
+    return this.#checked(() => this.#native.write(fd, bytes, bytes.length));
   }
 
   withMemory<T>(use: (memory: UserMemory) => T): T {
