@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Interpreter, Memory } from '../src/vm/index.js';
 import { findSection, parseElf, relocationsFor } from '../src/elf/index.js';
-import { loadProgram, ProgramType, testRun } from '../src/kernel/index.js';
+import { benchRingBuffer, loadProgram, ProgramType, testRun } from '../src/kernel/index.js';
 import { benchMapHelpers } from './vm-map.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -111,7 +111,25 @@ function kernelBaseline(): Record<string, number> | string {
 
 const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 
-function main(): void {
+async function ringBufferSection(): Promise<void> {
+  console.log('\n## Ring-buffer reader (kernel producer in a worker via BPF_PROG_TEST_RUN, 64-byte records, JS callback)\n');
+  let r;
+  try {
+    r = await benchRingBuffer();
+  } catch (err) {
+    console.log(`(skipped: ${(err as Error).message.split('\n')[0]})`);
+    return;
+  }
+  const row = (name: string, x: { emitted: number; dropped: number; delivered: number; recordsPerSecond: number }): string =>
+    `| ${name} | ${x.emitted} | ${x.delivered} | ${x.dropped} | ${(x.recordsPerSecond / 1e6).toFixed(2)} M |`;
+  console.log('| run | emitted | delivered | refused (ring full) | delivered/s |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  console.log(row('producer flat out, 16 MiB ring', r.concurrent));
+  console.log(row('reader alone on a filled ring', r.drain));
+  console.log(row('producer paced at 500k/s, 1 MiB ring', r.paced));
+}
+
+async function main(): Promise<void> {
   if (!existsSync(benchDir)) {
     console.log(`bench: ${benchDir} not found (set EBPF_SHARED); nothing to measure`);
     return;
@@ -140,6 +158,7 @@ function main(): void {
   const table = readme.split('\n').filter((l) => l.startsWith('|')).slice(-7);
   console.log('\n## Reference baselines from ../shared/bench/README.md (another run, same kind of machine)\n');
   console.log(table.join('\n'));
+  await ringBufferSection();
 }
 
-main();
+await main();

@@ -25,8 +25,11 @@ export interface ProducerCounts {
 
 /** Fills a ring buffer concurrently with the reader. */
 export interface RingBufferProducer {
-  /** Emits `records` records (about: whole runs) off the main thread; resolves with the counts. */
-  run(records: number): Promise<ProducerCounts>;
+  /**
+   * Emits `records` records (about: whole runs) off the main thread; resolves with the counts.
+   * With `rate`, paces itself to about that many records per second.
+   */
+  run(records: number, options?: { rate?: number }): Promise<ProducerCounts>;
   /** Emits `records` records synchronously on this thread (to measure the reader alone afterwards). */
   runSync(records: number): ProducerCounts;
   /** The counts so far (they only grow). */
@@ -112,11 +115,14 @@ export function testRunProducer(ring: KernelMap, options: TestRunProducerOptions
   };
   const runs = (records: number): number => Math.max(1, Math.ceil(records / perRun));
   return {
-    async run(records) {
+    async run(records, runOptions = {}) {
       const total = runs(records);
+      const rate = runOptions.rate;
+      // Paced: one chunk per millisecond or so; unpaced: big chunks.
+      const chunk = rate === undefined ? Math.ceil(4096 / perRun) : Math.ceil(rate / 1000 / perRun);
       // The worker gets the program's fd number: fds belong to the process, not the thread.
       const worker = new Worker(new URL('./ringbuf-bench-worker.js', import.meta.url), {
-        workerData: { programFd: program.fd, runs: total, chunk: Math.max(1, Math.min(total, Math.ceil(4096 / perRun))) },
+        workerData: { programFd: program.fd, runs: total, chunk: Math.max(1, Math.min(total, chunk)), runsPerSecond: rate === undefined ? 0 : rate / perRun },
       });
       await new Promise<void>((resolve, reject) => {
         worker.once('message', (message: { error?: string }) => (message.error ? reject(new Error(message.error)) : resolve()));
@@ -143,6 +149,8 @@ export interface RingBufferBenchOptions {
   records?: number;
   /** The JavaScript callback records are delivered into (default: reads the record's first byte). */
   onRecord?: (record: Uint8Array) => void;
+  /** Pace the producer to about this many records per second (default: as fast as it goes). */
+  rate?: number;
 }
 
 /** What {@link measureRingBufferThroughput} measured. */
@@ -178,7 +186,7 @@ export async function measureRingBufferThroughput(ring: KernelMap, producer: Rin
   const before = producerBaseline(producer);
   let counts: ProducerCounts;
   try {
-    counts = await producer.run(records);
+    counts = await producer.run(records, { rate: options.rate });
   } finally {
     stop();
   }
@@ -227,10 +235,15 @@ function producerBaseline(producer: RingBufferProducer): ProducerCounts {
  * worker (`perRun` records per test run), delivered into a JS callback; then the reader alone on
  * a pre-filled ring.
  */
-export async function benchRingBuffer(options: { records?: number; perRun?: number; ringSize?: number } = {}): Promise<{ concurrent: RingBufferBenchResult; drain: RingBufferBenchResult }> {
+export async function benchRingBuffer(options: { records?: number; perRun?: number; ringSize?: number; pacedRate?: number; pacedRecords?: number } = {}): Promise<{ concurrent: RingBufferBenchResult; drain: RingBufferBenchResult; paced: RingBufferBenchResult }> {
   using ring = createMap({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: options.ringSize ?? 16 << 20, name: 'rb_bench' });
   using producer = testRunProducer(ring, { recordSize: 64, perRun: options.perRun ?? 64 });
   const concurrent = await measureRingBufferThroughput(ring, producer, { records: options.records ?? 2_000_000 });
   const drain = measureRingBufferDrain(ring, producer, { records: Math.floor((options.ringSize ?? 16 << 20) / 72 / 2) });
-  return { concurrent, drain };
+  // A steady producer at a given rate into a 1 MiB ring (about 15 ms of records at 1M/s): the
+  // reader must keep up with no record refused.
+  using small = createMap({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 1 << 20, name: 'rb_paced' });
+  using pacedProducer = testRunProducer(small, { recordSize: 64, perRun: 1 });
+  const paced = await measureRingBufferThroughput(small, pacedProducer, { records: options.pacedRecords ?? 1_000_000, rate: options.pacedRate ?? 500_000 });
+  return { concurrent, drain, paced };
 }
