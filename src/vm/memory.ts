@@ -42,7 +42,7 @@ export class Memory {
   /** Incremented on every growth and every region change, so callers can drop cached views/regions. */
   generation = 0;
 
-  private readonly regions: Region[] = [];
+  private readonly regions: Array<Region & Placed> = [];
   private readonly free: Array<{ start: number; end: number }> = [];
   private top = FIRST_ADDRESS;
   private nextId = 1;
@@ -58,7 +58,9 @@ export class Memory {
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`region size ${size} is not a non-negative integer`);
     const align = options.align ?? 8;
     const start = this.place(Math.max(size, 1), align);
-    const region: Region = {
+    const region: Region & Placed = {
+      base: start,
+      span: Math.max(size, 1),
       id: this.nextId++,
       kind: options.kind ?? 'memory',
       name: options.name ?? options.kind ?? 'memory',
@@ -68,31 +70,42 @@ export class Memory {
     };
     this.bytes.fill(0, start, start + Math.max(size, 1));
     if (options.init) this.bytes.set(options.init.subarray(0, size), start);
-    this.regions.push(region);
+    // Keep the table sorted by address for find(); allocation is rare next to lookups.
+    let at = this.regions.length;
+    while (at > 0 && this.regions[at - 1]!.base > start) at--;
+    this.regions.splice(at, 0, region);
     this.generation++;
     return region;
   }
 
   /** Returns a region's bytes to the allocator; later accesses to it fault. */
   release(region: Region): void {
-    const i = this.regions.indexOf(region);
+    const i = this.regions.indexOf(region as Region & Placed);
     if (i < 0) return;
+    const placed = this.regions[i]!;
     this.regions.splice(i, 1);
-    this.free.push({ start: region.start, end: Math.max(region.end, region.start + 1) });
+    this.free.push({ start: placed.base, end: placed.base + placed.span });
     this.generation++;
   }
 
   /** The region wholly containing `[address, address + size)`, or undefined. */
   find(address: number, size: number): Region | undefined {
-    for (const r of this.regions) {
-      if (address >= r.start && address + size <= r.end) return r;
-    }
-    return undefined;
+    const r = this.near(address);
+    return r !== undefined && address + size <= r.end ? r : undefined;
   }
 
   /** The region whose bytes include `address`, for fault messages. */
   near(address: number): Region | undefined {
-    for (const r of this.regions) if (address >= r.start && address < r.end) return r;
+    // Regions are disjoint and kept sorted by their (allocation) start: binary search.
+    const rs = this.regions;
+    let lo = 0, hi = rs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = rs[mid]!;
+      if (address < r.base) hi = mid - 1;
+      else if (address >= r.base + r.span) lo = mid + 1;
+      else return address >= r.start && address < r.end ? r : undefined;
+    }
     return undefined;
   }
 
@@ -118,8 +131,8 @@ export class Memory {
       }
     }
     const start = alignUp(this.top, align);
+    this.ensure(start + size); // may throw (memory exhausted): leave `top` as it was
     this.top = start + size;
-    this.ensure(this.top);
     return start;
   }
 
@@ -131,6 +144,15 @@ export class Memory {
     this.view = new DataView(this.wasm.buffer);
     this.generation++;
   }
+}
+
+/**
+ * Where a region was placed. A region's `start` may move inside its placement (the stack
+ * grows and shrinks with the call depth), so lookups and release use the placement.
+ */
+interface Placed {
+  readonly base: number;
+  readonly span: number;
 }
 
 function alignUp(n: number, align: number): number {
