@@ -25,3 +25,4 @@ export * from './probe-maps.js';
 export * from './probe-programs.js';
 export * from './probe.js';
 export * from './ringbuf-bench.js';
+export * from './link/index.js';
