@@ -8,8 +8,10 @@ import { conformancePlugin } from './conformance-plugin.js';
 import { disasmCommand } from './disasm.js';
 import { execCommand } from './exec.js';
 import { objectCommand } from './object.js';
+import { mapCommand } from './map.js';
+import { progCommand } from './prog.js';
 
-const COMMANDS: readonly Command[] = [asmCommand, disasmCommand, execCommand, btfCommand, objectCommand, conformancePlugin];
+const COMMANDS: readonly Command[] = [asmCommand, disasmCommand, execCommand, btfCommand, objectCommand, progCommand, mapCommand, conformancePlugin];
 
 const USAGE = `Usage: ebpf COMMAND [ARGS...]
 

@@ -136,6 +136,14 @@ export const ENABLE_STATS = {
 /** `BPF_OBJ_NAME_LEN`: program and map names hold at most 15 bytes and a NUL. */
 export const BPF_OBJ_NAME_LEN = 16;
 
+/** Offsets of the BPF_PROG_BIND_MAP struct (`attr.prog_bind_map`, 5.10+). */
+export const PROG_BIND_MAP = {
+  prog_fd: 0, // u32
+  map_fd: 4, // u32
+  flags: 8, // u32
+  SIZE: 12,
+} as const;
+
 /** Offsets of the BPF_PROG_TEST_RUN struct (`attr.test`). */
 export const PROG_TEST_RUN = {
   prog_fd: 0, // u32

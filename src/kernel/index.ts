@@ -26,3 +26,4 @@ export * from './probe-programs.js';
 export * from './probe.js';
 export * from './ringbuf-bench.js';
 export * from './link/index.js';
+export * from './object/index.js';

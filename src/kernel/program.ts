@@ -2,7 +2,7 @@
  * Loading a program into the kernel (BPF_PROG_LOAD) and the {@link Program} handle that owns
  * its file descriptor.
  */
-import { Attr, BPF_OBJ_NAME_LEN, PROG_LOAD, cString } from './attr.js';
+import { Attr, BPF_OBJ_NAME_LEN, HOST_LITTLE_ENDIAN, PROG_LOAD, cString } from './attr.js';
 import { Errno } from './errno.js';
 import { KernelError } from './error.js';
 import { nativeSyscalls } from './native.js';
@@ -32,9 +32,58 @@ export interface LoadProgramOptions {
   flags?: number;
   /** In-kernel BTF type id to attach to (fentry/fexit, LSM, struct_ops, …). */
   attachBtfId?: number;
+  /**
+   * The BTF object `attachBtfId` is in: a module's BTF (fd), or 0/undefined for vmlinux. The
+   * kernel's `attach_btf_obj_fd`.
+   */
+  attachBtfObjFd?: number;
+  /** A program to attach to (freplace, or fentry/fexit on a BPF program): the kernel's `attach_prog_fd`. */
+  attachProgFd?: number;
+  /**
+   * The program's BTF (`prog_btf_fd`): the loaded object BTF that `funcInfo` and `lineInfo`
+   * name types and strings in. Needed for global functions, BTF-typed helpers' arguments and
+   * source lines in the verifier log.
+   */
+  btf?: { readonly fd: number } | number;
+  /** One record per function (entry first), the kernel's `bpf_func_info`; needs `btf`. */
+  funcInfo?: readonly FuncInfoRecord[];
+  /** Source positions, the kernel's `bpf_line_info`; needs `btf`. */
+  lineInfo?: readonly LineInfoRecord[];
+  /**
+   * File descriptors the instructions refer to by index (`fd_array`): module BTFs of kfunc
+   * calls (`call` with `off` = index), maps with BPF_PSEUDO_MAP_IDX.
+   */
+  fdArray?: readonly number[];
+  /** `kern_version` (checked by kprobe programs on kernels before 5.0). */
+  kernelVersion?: number;
+  /** Attempts when the kernel answers EAGAIN (a transient failure); default 5, as libbpf. */
+  attempts?: number;
   /** Syscalls to use; the native ones by default. */
   syscalls?: Syscalls;
 }
+
+/** `struct bpf_func_info`: the BTF FUNC of the function starting at instruction slot `insnOff`. */
+export interface FuncInfoRecord {
+  readonly insnOff: number;
+  readonly typeId: number;
+}
+
+/**
+ * `struct bpf_line_info`: the source position of instruction slot `insnOff`. `fileNameOff` and
+ * `lineOff` are offsets into the string section of the program's BTF.
+ */
+export interface LineInfoRecord {
+  readonly insnOff: number;
+  readonly fileNameOff: number;
+  readonly lineOff: number;
+  readonly line: number;
+  readonly column: number;
+}
+
+const FUNC_INFO_REC_SIZE = 8;
+const LINE_INFO_REC_SIZE = 16;
+/** libbpf: PROG_LOAD_ATTEMPTS. */
+const DEFAULT_ATTEMPTS = 5;
 
 const DEFAULT_LOG_SIZE = 64 * 1024;
 /** The kernel refuses log buffers larger than UINT_MAX >> 2 (kernel/bpf/log.c). */
@@ -151,6 +200,10 @@ interface Attempt {
 function attemptLoad(syscalls: Syscalls, options: LoadProgramOptions, name: string, logLevel: number, logSize: number): Attempt {
   return syscalls.withMemory((memory) => {
     const log = logLevel ? memory.output(logSize) : undefined;
+    const btfFd = options.btf === undefined ? 0 : typeof options.btf === 'number' ? options.btf : options.btf.fd;
+    const funcInfo = btfFd ? options.funcInfo ?? [] : [];
+    const lineInfo = btfFd ? options.lineInfo ?? [] : [];
+    const fdArray = options.fdArray ?? [];
     const attr = new Attr(PROG_LOAD.SIZE)
       .u32(PROG_LOAD.prog_type, options.type)
       .u32(PROG_LOAD.insn_cnt, options.instructions.length / 8)
@@ -159,17 +212,59 @@ function attemptLoad(syscalls: Syscalls, options: LoadProgramOptions, name: stri
       .u32(PROG_LOAD.log_level, logLevel)
       .u32(PROG_LOAD.log_size, log ? logSize : 0)
       .u64(PROG_LOAD.log_buf, log ? log.address : 0n)
+      .u32(PROG_LOAD.kern_version, options.kernelVersion ?? 0)
       .u32(PROG_LOAD.prog_flags, options.flags ?? 0)
       .cstring(PROG_LOAD.prog_name, name, BPF_OBJ_NAME_LEN)
       .u32(PROG_LOAD.expected_attach_type, options.expectedAttachType ?? 0)
-      .u32(PROG_LOAD.attach_btf_id, options.attachBtfId ?? 0);
-    const result = syscalls.bpf(Command.PROG_LOAD, attr.bytes);
+      .u32(PROG_LOAD.prog_btf_fd, btfFd)
+      .u32(PROG_LOAD.attach_btf_id, options.attachBtfId ?? 0)
+      .u32(PROG_LOAD.attach_prog_fd, options.attachProgFd ?? options.attachBtfObjFd ?? 0);
+    if (funcInfo.length > 0) {
+      attr.u32(PROG_LOAD.func_info_rec_size, FUNC_INFO_REC_SIZE)
+        .u64(PROG_LOAD.func_info, memory.input(encodeRecords(funcInfo.map((r) => [r.insnOff, r.typeId]))))
+        .u32(PROG_LOAD.func_info_cnt, funcInfo.length);
+    }
+    if (lineInfo.length > 0) {
+      attr.u32(PROG_LOAD.line_info_rec_size, LINE_INFO_REC_SIZE)
+        .u64(PROG_LOAD.line_info, memory.input(encodeRecords(lineInfo.map((r) =>
+          [r.insnOff, r.fileNameOff, r.lineOff, ((r.line << LINE_COL_SHIFT) | (r.column & LINE_COL_MASK)) >>> 0]))))
+        .u32(PROG_LOAD.line_info_cnt, lineInfo.length);
+    }
+    if (fdArray.length > 0) {
+      attr.u64(PROG_LOAD.fd_array, memory.input(encodeRecords(fdArray.map((fd) => [fd]))));
+    }
+    // A transient failure (EAGAIN: the verifier was interrupted, kernel/bpf/syscall.c) is
+    // retried as libbpf's sys_bpf_prog_load does.
+    let attempts = Math.max(1, options.attempts ?? DEFAULT_ATTEMPTS);
+    let result: number;
+    do {
+      result = syscalls.bpf(Command.PROG_LOAD, attr.bytes);
+    } while (result === -Errno.EAGAIN && --attempts > 0);
     const logTrueSize = attr.readU32(PROG_LOAD.log_true_size);
     const text = log ? decodeLog(log.read()) : '';
     const truncated = log !== undefined && result === -Errno.ENOSPC && (logTrueSize > logSize || logTrueSize === 0);
     return { result, log: text, logLevel, logTrueSize, truncated };
   });
 }
+
+/** `u32` words in host byte order: the records of func_info, line_info and fd_array. */
+function encodeRecords(records: readonly (readonly number[])[]): Uint8Array {
+  const words = records.reduce((n, r) => n + r.length, 0);
+  const out = new Uint8Array(words * 4);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const r of records) {
+    for (const w of r) {
+      view.setUint32(at, w >>> 0, HOST_LITTLE_ENDIAN);
+      at += 4;
+    }
+  }
+  return out;
+}
+
+/** `bpf_line_info.line_col`: the line number above the low 10 bits of the column (include/uapi/linux/bpf.h). */
+const LINE_COL_SHIFT = 10;
+const LINE_COL_MASK = 0x3ff;
 
 /** The log buffer up to its NUL, as text. */
 function decodeLog(bytes: Uint8Array): string {

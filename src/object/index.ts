@@ -4,3 +4,4 @@ export * from './spec.js';
 export * from './errors.js';
 export * from './object-spec.js';
 export * from './load.js';
+export * from './loaded.js';

@@ -1,0 +1,14 @@
+export * from './loaded-object.js';
+export * from './kernel-object.js';
+export * from './load-object.js';
+export * from './object-map.js';
+export * from './object-program.js';
+export * from './map-codec.js';
+export * from './open.js';
+export * from './create-maps.js';
+export { probeBtfFeatures, ALL_BTF_FEATURES, type BtfFeatures } from './btf-features.js';
+export { kernelObjectBtf, sanitizeTypes, type KernelObjectBtf } from './object-btf.js';
+export { moduleBtfs, kernelBtfs, type ModuleBtf } from './kernel-types.js';
+export { kernelVersionCode } from './kconfig.js';
+export { kallsymsAddresses, type KsymResolution } from './ksyms.js';
+export { kernelProgramName } from './load-program.js';
