@@ -51,8 +51,6 @@ function probeSpec(type: number, pageSize: number): { options: Omit<CreateMapOpt
       return { options: { ...base, valueSize: 8 } };
     case MapType.LPM_TRIE:
       return { options: { ...base, keySize: 8, valueSize: 8, flags: MapFlag.NO_PREALLOC } };
-    case MapType.RHASH:
-      return { options: { ...base, flags: MapFlag.NO_PREALLOC } };
     case MapType.CGROUP_STORAGE:
     case MapType.PERCPU_CGROUP_STORAGE:
       return { options: { ...base, keySize: 16 /* struct bpf_cgroup_storage_key */, valueSize: 8, maxEntries: 0 } };
@@ -76,8 +74,6 @@ function probeSpec(type: number, pageSize: number): { options: Omit<CreateMapOpt
     case MapType.ARRAY_OF_MAPS:
     case MapType.HASH_OF_MAPS:
       return { options: base, inner: true };
-    case MapType.INSN_ARRAY:
-      return { options: { ...base, valueSize: 16 /* struct bpf_insn_array_value */ } };
     default:
       return { options: base };
   }
