@@ -8,10 +8,11 @@ import { conformancePlugin } from './conformance-plugin.js';
 import { disasmCommand } from './disasm.js';
 import { execCommand } from './exec.js';
 import { objectCommand } from './object.js';
+import { verifyCommand } from './verify.js';
 import { mapCommand } from './map.js';
 import { progCommand } from './prog.js';
 
-const COMMANDS: readonly Command[] = [asmCommand, disasmCommand, execCommand, btfCommand, objectCommand, progCommand, mapCommand, conformancePlugin];
+const COMMANDS: readonly Command[] = [asmCommand, disasmCommand, execCommand, btfCommand, objectCommand, progCommand, mapCommand, verifyCommand, conformancePlugin];
 
 const USAGE = `Usage: ebpf COMMAND [ARGS...]
 

@@ -1,0 +1,203 @@
+/**
+ * `ebpf verify`: checks a program with this package's verifier and prints the verdict and the
+ * log in the kernel's format; with `--cases FILE.json` runs the kernel's test_verifier cases,
+ * and with `--compare-kernel` loads each into the running kernel too and reports agreement.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Instruction, RawInstruction } from '../isa/index.js';
+import { loadObjectSpec } from '../object/load.js';
+import type { MapSpec } from '../object/spec.js';
+import { ProgramType, programTypeName } from '../object/uapi-types.js';
+import {
+  type MapInfo, type VerifierCase, type VerifyResult, applyFixups, caseNotRunnable, caseProgFlags, parseVerifierCases,
+  syntheticMapFds, verify,
+} from '../verifier/index.js';
+import { type Command, UsageError } from './command.js';
+import { isElf, loadProgramFile } from './program-file.js';
+import { type ComparisonSummary, compareWithKernel, probeTestingFlags } from './verify-kernel.js';
+
+const USAGE = `Usage: ebpf verify OBJ|FILE.bin|FILE.s [--prog NAME] [--type TYPE] [--log-level 1|2] [--explain] [-j]
+       ebpf verify --cases FILE.json [--compare-kernel] [-j]
+
+Checks a program with the userspace verifier (the kernel's rules for a privileged loader)
+and prints ACCEPT or REJECT with the kernel's words for the problem and the instruction.
+The verifier is conservative: what it does not model yet it rejects, saying so.
+
+  --prog NAME        program of an ELF object (default: the first)
+  --type TYPE        program type: a number or a name (socket_filter, xdp, sched_cls,
+                     kprobe, tracepoint, ...); default: the ELF section's, else socket_filter
+  --log-level N      1: instructions on each path; 2: and the register state after each
+  --explain          (not yet implemented) explain a rejection in plain words
+  --cases FILE.json  run test_verifier-style cases (../shared/testdata/kernel-verifier)
+  --compare-kernel   with --cases: load each case into the running kernel (root) and
+                     report agreement, false accepts and false rejects
+  -j, --json         print JSON`;
+
+function parseType(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (/^\d+$/.test(text)) return Number(text);
+  const key = text.toUpperCase().replace(/^BPF_PROG_TYPE_/, '').replace(/-/g, '_');
+  const value = (ProgramType as Record<string, number>)[key];
+  if (value === undefined) throw new UsageError(`unknown program type '${text}'`);
+  return value;
+}
+
+/** Map fds for an ELF program's map references: each map gets a made-up fd. */
+function elfMaps(maps: readonly MapSpec[]): { fdOf: Map<string, number>; mapOf: (fd: number) => MapInfo | undefined } {
+  const fdOf = new Map<string, number>();
+  const byFd = new Map<number, MapInfo>();
+  const info = (m: MapSpec): MapInfo => ({
+    type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries,
+    flags: m.flags | (m.origin === 'rodata' || m.origin === 'kconfig' ? 1 << 7 /* RDONLY_PROG */ : 0),
+    ...(m.innerMap !== undefined ? { inner: info(m.innerMap) } : {}),
+  });
+  maps.forEach((m, i) => {
+    const fd = 100 + i;
+    fdOf.set(m.name, fd);
+    byFd.set(fd, { ...info(m), id: fd });
+  });
+  return { fdOf, mapOf: (fd) => byFd.get(fd) };
+}
+
+function formatResult(result: VerifyResult, json: boolean, what: string): string {
+  if (json) {
+    return `${JSON.stringify({
+      program: what, verdict: result.verdict, processed: result.processed, error: result.error ?? null,
+      log: result.log || undefined,
+    })}\n`;
+  }
+  const head = result.verdict === 'accept'
+    ? `ACCEPT ${what} (processed ${result.processed} insns)`
+    : `REJECT ${what}: ${result.error!.message} (insn ${result.error!.insn})`;
+  return `${result.log}${head}\n`;
+}
+
+/** Our verifier on a case, with the maps described by `mapOf`. */
+export function verifyCase(c: VerifierCase, insns: readonly RawInstruction[], mapOf: (fd: number) => MapInfo | undefined,
+  testingFlags: number, logLevel: 0 | 1 | 2 = 0): VerifyResult {
+  return verify(insns, {
+    progType: c.progType, expectedAttachType: c.expectedAttachType, flags: caseProgFlags(c.flags, testingFlags), maps: mapOf, logLevel,
+  });
+}
+
+export interface FileReport {
+  readonly file: string;
+  readonly summary: ComparisonSummary;
+}
+
+/** The report of scripts/verifier-report.js: each file compared with the running kernel. */
+export function reportOnFiles(files: readonly string[]): FileReport[] {
+  const testing = probeTestingFlags();
+  return files.map((file) => {
+    const cases = parseVerifierCases(JSON.parse(readFileSync(file, 'utf8')));
+    const summary = compareWithKernel(cases, (c, insns, maps) => {
+      const r = verifyCase(c, insns, maps.mapOf, testing);
+      return { verdict: r.verdict, processed: r.processed, ...(r.error ? { insn: r.error.insn, message: r.error.message } : {}) };
+    }, caseNotRunnable);
+    return { file, summary };
+  });
+}
+
+/** Human-readable text of reports: totals, then every disagreement. */
+export function formatReport(reports: readonly FileReport[]): string {
+  const out: string[] = [];
+  for (const { file, summary: s } of reports) {
+    out.push(`${file.split('/').pop()}: ${s.total} cases, ${s.compared} compared with the kernel, ${s.skipped} skipped`);
+    out.push(`  agreement ${s.agreement.toFixed(1)}% (${s.agree}/${s.compared}); false accepts ${s.falseAccepts}; false rejects ${s.falseRejects}`);
+    for (const c of s.cases) {
+      if (c.status !== 'false-accept' && c.status !== 'false-reject') continue;
+      const kernel = c.kernel!.verdict === 'accept' ? 'kernel ACCEPT' : `kernel REJECT: ${c.kernel!.message}`;
+      const ours = c.ours!.verdict === 'accept' ? 'ours ACCEPT' : `ours REJECT: ${c.ours!.message} (insn ${c.ours!.insn})`;
+      out.push(`  ${c.status === 'false-accept' ? 'FALSE ACCEPT' : 'false reject'} #${c.index} [${programTypeName(c.progType || 1)}] ${c.descr}\n      ${kernel}\n      ${ours}`);
+    }
+    const reasons = new Map<string, number>();
+    for (const c of s.cases) if (c.status === 'skipped') reasons.set(c.reason!, (reasons.get(c.reason!) ?? 0) + 1);
+    for (const [r, n] of [...reasons].sort((a, b) => b[1] - a[1])) out.push(`  skipped ${n}: ${r}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export const verifyCommand: Command = {
+  name: 'verify',
+  summary: 'check a program with the userspace verifier; compare with the kernel on test_verifier cases',
+  usage: USAGE,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        prog: { type: 'string' },
+        type: { type: 'string' },
+        'log-level': { type: 'string' },
+        explain: { type: 'boolean' },
+        cases: { type: 'string' },
+        'compare-kernel': { type: 'boolean' },
+        json: { type: 'boolean', short: 'j' },
+      },
+    });
+    const json = values.json === true;
+    const logLevel = Number(values['log-level'] ?? 0);
+    if (![0, 1, 2].includes(logLevel)) throw new UsageError('--log-level must be 1 or 2');
+    if (values.explain) io.err('ebpf verify: --explain is not implemented yet; printing the log instead\n');
+
+    if (values.cases !== undefined) {
+      const cases = parseVerifierCases(JSON.parse(new TextDecoder().decode(io.readFile(values.cases))));
+      if (values['compare-kernel']) {
+        const [report] = reportOnFiles([values.cases]);
+        io.out(json ? `${JSON.stringify(report)}\n` : formatReport([report!]));
+        return report!.summary.falseAccepts > 0 ? 1 : 0;
+      }
+      const rows = cases.map((c) => {
+        const why = caseNotRunnable(c);
+        if (why !== undefined) return { index: c.index, descr: c.descr, recorded: c.result, ours: 'skipped', reason: why };
+        const maps = syntheticMapFds(c);
+        const r = verifyCase(c, applyFixups(c, maps.fdOf), maps.mapOf, 0);
+        return { index: c.index, descr: c.descr, recorded: c.result, ours: r.verdict, ...(r.error ? { error: r.error } : {}) };
+      });
+      if (json) io.out(`${JSON.stringify(rows)}\n`);
+      else {
+        for (const r of rows) {
+          const e = 'error' in r && r.error ? `: ${r.error.message} (insn ${r.error.insn})` : 'reason' in r ? ` (${r.reason})` : '';
+          io.out(`#${r.index} ${r.descr}: recorded ${r.recorded}, ours ${r.ours.toUpperCase()}${e}\n`);
+        }
+      }
+      return 0;
+    }
+
+    const file = positionals[0];
+    if (file === undefined || positionals.length > 1) throw new UsageError('expected one FILE (or --cases FILE.json)');
+    const bytes = io.readFile(file);
+    let program: readonly Instruction[];
+    let progType = parseType(values.type);
+    let attachType = 0;
+    let mapOf: (fd: number) => MapInfo | undefined = () => undefined;
+    let what = file;
+    if (isElf(bytes)) {
+      const spec = loadObjectSpec(bytes);
+      const prog = values.prog === undefined ? spec.programs[0] : spec.programs.find((p) => p.name === values.prog);
+      if (prog === undefined) throw new UsageError(values.prog === undefined ? 'the object has no program' : `no program '${values.prog}'`);
+      progType ??= prog.type;
+      attachType = prog.expectedAttachType;
+      const maps = elfMaps(spec.maps);
+      mapOf = maps.mapOf;
+      const insns = [...prog.instructions];
+      for (const ref of prog.references) {
+        const insn = insns[ref.insn];
+        if (insn?.kind !== 'lddw' || (ref.kind !== 'map' && ref.kind !== 'map_value')) continue;
+        const fd = maps.fdOf.get(ref.map) ?? -1;
+        insns[ref.insn] = ref.kind === 'map' ? { ...insn, src: 1, imm: fd } : { ...insn, src: 2, imm: fd, imm2: ref.offset };
+      }
+      program = insns;
+      what = `${file}:${prog.name}`;
+    } else {
+      program = loadProgramFile(file, bytes);
+    }
+    const result = verify(program, {
+      progType: progType ?? ProgramType.SOCKET_FILTER, expectedAttachType: attachType, maps: mapOf,
+      logLevel: (values.explain ? Math.max(logLevel, 2) : logLevel) as 0 | 1 | 2,
+    });
+    io.out(formatResult(result, json, what));
+    return result.verdict === 'accept' ? 0 : 1;
+  },
+};

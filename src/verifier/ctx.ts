@@ -1,0 +1,212 @@
+/**
+ * Context access rules per program type: which offsets of the context struct a program may
+ * read or write, with which sizes, and what a load yields (kernel: the *_is_valid_access
+ * functions of net/core/filter.c and kernel/trace/bpf_trace.c). Types without a table here are
+ * refused as a whole by the verifier rather than guessed.
+ */
+import { AttachType, ProgramType } from '../object/uapi-types.js';
+import type { RegType } from './reg.js';
+
+/** What a valid access yields: the loaded register's type (scalar unless a pointer field). */
+export interface CtxAccess {
+  readonly regType: RegType;
+  readonly maybeNull?: boolean;
+}
+
+/** Context struct sizes, for the log and the `ctx` description. */
+export const SK_BUFF_SIZE = 192;
+export const XDP_MD_SIZE = 24;
+/** sizeof(struct pt_regs) on x86_64. */
+export const PT_REGS_SIZE = 168;
+/** The kernel's PERF_MAX_TRACE_SIZE is 8192; tracepoint contexts are allowed up to this (kept lower to be safe). */
+const TRACEPOINT_CTX_LIMIT = 2048;
+
+// struct __sk_buff field offsets (include/uapi/linux/bpf.h)
+const SKB = {
+  len: 0, pkt_type: 4, mark: 8, queue_mapping: 12, protocol: 16, vlan_present: 20, vlan_tci: 24, vlan_proto: 28,
+  priority: 32, ingress_ifindex: 36, ifindex: 40, tc_index: 44, cb0: 48, cb_end: 68, hash: 68, tc_classid: 72,
+  data: 76, data_end: 80, napi_id: 84, family: 88, local_port_end: 140, data_meta: 140, flow_keys: 144,
+  tstamp: 152, wire_len: 160, gso_segs: 164, sk: 168, gso_size: 176, tstamp_type: 180, hwtstamp: 184,
+} as const;
+
+const inRange = (off: number, start: number, size: number): boolean => off >= start && off < start + size;
+
+/** kernel: bpf_ctx_narrow_access_ok — a power-of-two size no larger than the field. */
+const narrowOk = (size: number, fieldSize: number): boolean => size <= fieldSize && (size & (size - 1)) === 0;
+
+type Result = CtxAccess | undefined;
+const SCALAR: CtxAccess = { regType: 'scalar' };
+
+/** kernel: bpf_skb_is_valid_access. */
+function skbValid(off: number, size: number, write: boolean): Result {
+  if (off < 0 || off >= SK_BUFF_SIZE) return undefined;
+  if (off % size !== 0) return undefined;
+  if (off >= SKB.cb0 && off < SKB.cb_end) {
+    if (off + size > SKB.cb_end) return undefined;
+    return SCALAR;
+  }
+  if (off >= 100 && off < 132) return size === 4 ? SCALAR : undefined; // remote_ip6, local_ip6
+  if (inRange(off, 92, 4) || inRange(off, 96, 4)) return size === 4 ? SCALAR : undefined; // remote_ip4, local_ip4
+  if (inRange(off, SKB.data, 4) || inRange(off, SKB.data_meta, 4) || inRange(off, SKB.data_end, 4)) return size === 4 ? SCALAR : undefined;
+  if (inRange(off, SKB.flow_keys, 8)) return undefined;
+  if (inRange(off, SKB.hwtstamp, 8)) return !write && size === 8 ? SCALAR : undefined;
+  if (inRange(off, SKB.tstamp, 8)) return size === 8 ? SCALAR : undefined;
+  if (inRange(off, SKB.sk, 8)) {
+    if (off !== SKB.sk || write || size !== 8) return undefined;
+    return { regType: 'sock_common', maybeNull: true };
+  }
+  if (off >= SKB.tstamp_type && off < SKB.hwtstamp) return undefined; // tstamp_type and padding: not modelled
+  if (write) return size === 4 ? SCALAR : undefined;
+  return narrowOk(size, 4) ? SCALAR : undefined;
+}
+
+/** kernel: sk_filter_is_valid_access. */
+function socketFilterValid(off: number, size: number, write: boolean): Result {
+  if (inRange(off, SKB.tc_classid, 4) || inRange(off, SKB.data, 4) || inRange(off, SKB.data_meta, 4)
+    || inRange(off, SKB.data_end, 4) || (off >= SKB.family && off < SKB.local_port_end) || inRange(off, SKB.tstamp, 8)
+    || inRange(off, SKB.wire_len, 4) || inRange(off, SKB.hwtstamp, 8)) return undefined;
+  if (write && !(off >= SKB.cb0 && off < SKB.cb_end)) return undefined;
+  return skbValid(off, size, write);
+}
+
+/** kernel: tc_cls_act_is_valid_access. */
+function tcValid(off: number, size: number, write: boolean): Result {
+  if (write) {
+    const ok = inRange(off, SKB.mark, 4) || inRange(off, SKB.tc_index, 4) || inRange(off, SKB.priority, 4)
+      || inRange(off, SKB.tc_classid, 4) || (off >= SKB.cb0 && off < SKB.cb_end) || inRange(off, SKB.tstamp, 8)
+      || inRange(off, SKB.queue_mapping, 4);
+    if (!ok) return undefined;
+  }
+  if (off >= SKB.family && off < SKB.local_port_end) return undefined;
+  const base = skbValid(off, size, write);
+  if (base === undefined) return undefined;
+  if (inRange(off, SKB.data, 4)) return { regType: 'pkt' };
+  if (inRange(off, SKB.data_meta, 4)) return { regType: 'pkt_meta' };
+  if (inRange(off, SKB.data_end, 4)) return { regType: 'pkt_end' };
+  return base;
+}
+
+/** kernel: cg_skb_is_valid_access. */
+function cgroupSkbValid(off: number, size: number, write: boolean): Result {
+  if (inRange(off, SKB.tc_classid, 4) || inRange(off, SKB.data_meta, 4) || inRange(off, SKB.wire_len, 4)) return undefined;
+  if (write) {
+    const ok = inRange(off, SKB.mark, 4) || inRange(off, SKB.priority, 4) || (off >= SKB.cb0 && off < SKB.cb_end)
+      || inRange(off, SKB.tstamp, 8);
+    if (!ok) return undefined;
+  }
+  const base = skbValid(off, size, write);
+  if (base === undefined) return undefined;
+  if (inRange(off, SKB.data, 4)) return { regType: 'pkt' };
+  if (inRange(off, SKB.data_end, 4)) return { regType: 'pkt_end' };
+  return base;
+}
+
+/** kernel: sk_skb_is_valid_access. */
+function skSkbValid(off: number, size: number, write: boolean): Result {
+  if (inRange(off, SKB.tc_classid, 4) || inRange(off, SKB.data_meta, 4) || inRange(off, SKB.tstamp, 8)
+    || inRange(off, SKB.wire_len, 4) || inRange(off, SKB.hwtstamp, 8)) return undefined;
+  if (write && !(inRange(off, SKB.tc_index, 4) || inRange(off, SKB.priority, 4))) return undefined;
+  if (inRange(off, SKB.mark, 4)) return undefined;
+  const base = skbValid(off, size, write);
+  if (base === undefined) return undefined;
+  if (inRange(off, SKB.data, 4)) return { regType: 'pkt' };
+  if (inRange(off, SKB.data_end, 4)) return { regType: 'pkt_end' };
+  return base;
+}
+
+/** kernel: xdp_is_valid_access (struct xdp_md). */
+function xdpValid(off: number, size: number, write: boolean, attachType: number): Result {
+  if (attachType !== AttachType.XDP_DEVMAP && off === 20) return undefined; // egress_ifindex
+  if (write) return undefined;
+  if (off < 0 || off >= XDP_MD_SIZE || off % size !== 0 || size !== 4) return undefined;
+  if (off === 0) return { regType: 'pkt' };
+  if (off === 4) return { regType: 'pkt_end' };
+  if (off === 8) return { regType: 'pkt_meta' };
+  return SCALAR;
+}
+
+/** kernel: kprobe_prog_is_valid_access (struct pt_regs). */
+function kprobeValid(off: number, size: number, write: boolean): Result {
+  if (off < 0 || off >= PT_REGS_SIZE || write || off % size !== 0 || off + size > PT_REGS_SIZE) return undefined;
+  return SCALAR;
+}
+
+/** kernel: tp_prog_is_valid_access. */
+function tracepointValid(off: number, size: number, write: boolean): Result {
+  if (off < 8 || off >= TRACEPOINT_CTX_LIMIT || write || off % size !== 0) return undefined;
+  return SCALAR;
+}
+
+/** kernel: raw_tp_prog_is_valid_access / bpf_tracing_ctx_access: up to 12 u64 arguments, read-only. */
+function rawTracepointValid(off: number, size: number, write: boolean): Result {
+  if (off < 0 || off >= 8 * 12 || write || off % size !== 0) return undefined;
+  return SCALAR;
+}
+
+/** kernel: pe_prog_is_valid_access (struct bpf_perf_event_data: regs, sample_period, addr). */
+function perfEventValid(off: number, size: number, write: boolean): Result {
+  if (off < 0 || off >= PT_REGS_SIZE + 16 || write || off % size !== 0) return undefined;
+  if (off >= PT_REGS_SIZE) return narrowOk(size, 8) ? SCALAR : undefined;
+  return size === 8 ? SCALAR : undefined;
+}
+
+type Validator = (off: number, size: number, write: boolean, attachType: number) => Result;
+
+const VALIDATORS: ReadonlyMap<number, Validator> = new Map<number, Validator>([
+  [ProgramType.SOCKET_FILTER, socketFilterValid],
+  [ProgramType.SCHED_CLS, tcValid],
+  [ProgramType.SCHED_ACT, tcValid],
+  [ProgramType.CGROUP_SKB, cgroupSkbValid],
+  [ProgramType.SK_SKB, skSkbValid],
+  [ProgramType.XDP, xdpValid],
+  [ProgramType.KPROBE, kprobeValid],
+  [ProgramType.TRACEPOINT, tracepointValid],
+  [ProgramType.PERF_EVENT, perfEventValid],
+  [ProgramType.RAW_TRACEPOINT, rawTracepointValid],
+]);
+
+/** Whether this verifier models the context of `progType`. */
+export function hasContextRules(progType: number): boolean {
+  return VALIDATORS.has(progType);
+}
+
+/** The access's result, or undefined when the kernel refuses it ("invalid bpf_context access"). */
+export function checkContextAccess(progType: number, attachType: number, off: number, size: number, write: boolean): CtxAccess | undefined {
+  const v = VALIDATORS.get(progType);
+  return v === undefined ? undefined : v(off, size, write, attachType);
+}
+
+/** Program types with direct packet access, and whether they may write (kernel: may_access_direct_pkt_data). */
+export function directPacketAccess(progType: number): 'rw' | 'r' | undefined {
+  switch (progType) {
+    case ProgramType.LWT_IN: case ProgramType.LWT_OUT: case ProgramType.LWT_SEG6LOCAL: case ProgramType.SK_REUSEPORT:
+    case ProgramType.FLOW_DISSECTOR: case ProgramType.CGROUP_SKB:
+      return 'r';
+    case ProgramType.SCHED_CLS: case ProgramType.SCHED_ACT: case ProgramType.XDP: case ProgramType.LWT_XMIT:
+    case ProgramType.SK_SKB: case ProgramType.SK_MSG:
+      return 'rw';
+    default:
+      return undefined;
+  }
+}
+
+/** Program types whose context is an sk_buff usable by LD_ABS/LD_IND (kernel: may_access_skb). */
+export function mayAccessSkb(progType: number): boolean {
+  return progType === ProgramType.SOCKET_FILTER || progType === ProgramType.SCHED_CLS || progType === ProgramType.SCHED_ACT;
+}
+
+/**
+ * The range R0 must be in at program exit, or undefined when the type does not check it
+ * (kernel: check_return_code).
+ */
+export function returnRange(progType: number, attachType: number): [bigint, bigint] | undefined {
+  switch (progType) {
+    case ProgramType.CGROUP_SKB:
+      return attachType === AttachType.CGROUP_INET_EGRESS ? [0n, 3n] : [0n, 1n];
+    case ProgramType.CGROUP_SOCK: case ProgramType.SOCK_OPS: case ProgramType.CGROUP_DEVICE: case ProgramType.CGROUP_SYSCTL:
+    case ProgramType.CGROUP_SOCKOPT: case ProgramType.SK_LOOKUP: case ProgramType.NETFILTER:
+      return [0n, 1n];
+    default:
+      return undefined;
+  }
+}

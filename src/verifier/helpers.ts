@@ -1,0 +1,190 @@
+/**
+ * Helper function prototypes, the helpers each program type may call, and the map types each
+ * helper accepts (kernel: the bpf_func_proto tables of kernel/bpf/helpers.c, net/core/filter.c,
+ * kernel/trace/bpf_trace.c; check_map_func_compatibility). Ids and names are the UAPI's
+ * (include/uapi/linux/bpf.h __BPF_FUNC_MAPPER). A helper this table does not describe is
+ * refused: guessing its prototype could accept what the kernel rejects.
+ */
+import { MapType, ProgramType } from '../object/uapi-types.js';
+
+/** Argument kinds (kernel: enum bpf_arg_type, with the flags that matter folded in). */
+export type ArgType =
+  | 'anything'
+  | 'map_ptr'
+  /** Pointer to map key_size readable bytes. */
+  | 'map_key'
+  /** Pointer to map value_size readable bytes. */
+  | 'map_value'
+  | 'ctx'
+  /** Pointer to memory the helper reads; its size is the next argument. */
+  | 'mem'
+  /** The same, or NULL (with a zero size). */
+  | 'mem_or_null'
+  /** Pointer to memory the helper writes (MEM_UNINIT); its size is the next argument. */
+  | 'uninit_mem'
+  | 'size'
+  | 'size_or_zero'
+  /** A known constant: the size to allocate (ringbuf_reserve). */
+  | 'alloc_size_or_zero'
+  /** A ring-buffer record to submit or discard (OBJ_RELEASE). */
+  | 'ringbuf_release';
+
+export type RetType = 'integer' | 'void' | 'map_value_or_null' | 'ringbuf_mem_or_null';
+
+export interface HelperProto {
+  readonly args: readonly ArgType[];
+  readonly ret: RetType;
+  /** The helper may move skb/xdp data: every packet pointer is invalid after it. */
+  readonly changesPktData?: boolean;
+  /** The helper may take packet pointers for its memory arguments (kernel: bpf_func_proto.pkt_access). */
+  readonly pktAccess?: boolean;
+  /** Map types the map argument may have (check_map_func_compatibility). */
+  readonly mapTypes?: readonly number[];
+}
+
+const NAMES: readonly string[] = `unspec map_lookup_elem map_update_elem map_delete_elem probe_read ktime_get_ns trace_printk
+get_prandom_u32 get_smp_processor_id skb_store_bytes l3_csum_replace l4_csum_replace tail_call clone_redirect
+get_current_pid_tgid get_current_uid_gid get_current_comm get_cgroup_classid skb_vlan_push skb_vlan_pop
+skb_get_tunnel_key skb_set_tunnel_key perf_event_read redirect get_route_realm perf_event_output skb_load_bytes
+get_stackid csum_diff skb_get_tunnel_opt skb_set_tunnel_opt skb_change_proto skb_change_type skb_under_cgroup
+get_hash_recalc get_current_task probe_write_user current_task_under_cgroup skb_change_tail skb_pull_data
+csum_update set_hash_invalid get_numa_node_id skb_change_head xdp_adjust_head probe_read_str get_socket_cookie
+get_socket_uid set_hash setsockopt skb_adjust_room redirect_map sk_redirect_map sock_map_update xdp_adjust_meta
+perf_event_read_value perf_prog_read_value getsockopt override_return sock_ops_cb_flags_set msg_redirect_map
+msg_apply_bytes msg_cork_bytes msg_pull_data bind xdp_adjust_tail skb_get_xfrm_state get_stack
+skb_load_bytes_relative fib_lookup sock_hash_update msg_redirect_hash sk_redirect_hash lwt_push_encap
+lwt_seg6_store_bytes lwt_seg6_adjust_srh lwt_seg6_action rc_repeat rc_keydown skb_cgroup_id get_current_cgroup_id
+get_local_storage sk_select_reuseport skb_ancestor_cgroup_id sk_lookup_tcp sk_lookup_udp sk_release map_push_elem
+map_pop_elem map_peek_elem msg_push_data msg_pop_data rc_pointer_rel spin_lock spin_unlock sk_fullsock tcp_sock
+skb_ecn_set_ce get_listener_sock skc_lookup_tcp tcp_check_syncookie sysctl_get_name sysctl_get_current_value
+sysctl_get_new_value sysctl_set_new_value strtol strtoul sk_storage_get sk_storage_delete send_signal
+tcp_gen_syncookie skb_output probe_read_user probe_read_kernel probe_read_user_str probe_read_kernel_str
+tcp_send_ack send_signal_thread jiffies64 read_branch_records get_ns_current_pid_tgid xdp_output get_netns_cookie
+get_current_ancestor_cgroup_id sk_assign ktime_get_boot_ns seq_printf seq_write sk_cgroup_id sk_ancestor_cgroup_id
+ringbuf_output ringbuf_reserve ringbuf_submit ringbuf_discard ringbuf_query csum_level skc_to_tcp6_sock
+skc_to_tcp_sock skc_to_tcp_timewait_sock skc_to_tcp_request_sock skc_to_udp6_sock get_task_stack load_hdr_opt
+store_hdr_opt reserve_hdr_opt inode_storage_get inode_storage_delete d_path copy_from_user snprintf_btf
+seq_printf_btf skb_cgroup_classid redirect_neigh per_cpu_ptr this_cpu_ptr redirect_peer task_storage_get
+task_storage_delete get_current_task_btf bprm_opts_set ktime_get_coarse_ns ima_inode_hash sock_from_file check_mtu
+for_each_map_elem snprintf sys_bpf btf_find_by_name_kind sys_close timer_init timer_set_callback timer_start
+timer_cancel get_func_ip get_attach_cookie task_pt_regs get_branch_snapshot trace_vprintk skc_to_unix_sock
+kallsyms_lookup_name find_vma loop strncmp get_func_arg get_func_ret get_func_arg_cnt get_retval set_retval
+xdp_get_buff_len xdp_load_bytes xdp_store_bytes copy_from_user_task skb_set_tstamp ima_file_hash kptr_xchg
+map_lookup_percpu_elem skc_to_mptcp_sock dynptr_from_mem ringbuf_reserve_dynptr ringbuf_submit_dynptr
+ringbuf_discard_dynptr dynptr_read dynptr_write dynptr_data tcp_raw_gen_syncookie_ipv4 tcp_raw_gen_syncookie_ipv6
+tcp_raw_check_syncookie_ipv4 tcp_raw_check_syncookie_ipv6 ktime_get_tai_ns user_ringbuf_drain cgrp_storage_get
+cgrp_storage_delete`.split(/\s+/);
+
+/** One past the last helper id (kernel: __BPF_FUNC_MAX_ID). */
+export const BPF_FUNC_MAX_ID = NAMES.length;
+
+/** `bpf_map_lookup_elem` for 1; `unknown` for an id the kernel does not define. */
+export function helperName(id: number): string {
+  const n = id >= 0 ? NAMES[id] : undefined;
+  return n === undefined ? 'unknown' : `bpf_${n}`;
+}
+
+/** Helper id by name (`map_lookup_elem` or `bpf_map_lookup_elem`), or undefined. */
+export function helperId(name: string): number | undefined {
+  const i = NAMES.indexOf(name.replace(/^bpf_/, ''));
+  return i < 0 ? undefined : i;
+}
+
+const MAP_OPS = [MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_HASH,
+  MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE];
+const INT = 'integer' as const;
+const pkt = true;
+
+/** Prototypes by helper id. */
+export const HELPER_PROTOS: ReadonlyMap<number, HelperProto> = new Map<number, HelperProto>([
+  [1, { args: ['map_ptr', 'map_key'], ret: 'map_value_or_null', pktAccess: true, mapTypes: [...MAP_OPS, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS] }],
+  [2, { args: ['map_ptr', 'map_key', 'map_value', 'anything'], ret: INT, pktAccess: true, mapTypes: MAP_OPS }],
+  [3, { args: ['map_ptr', 'map_key'], ret: INT, pktAccess: true, mapTypes: MAP_OPS }],
+  [4, { args: ['uninit_mem', 'size_or_zero', 'anything'], ret: INT }],
+  [5, { args: [], ret: INT }],
+  [6, { args: ['mem', 'size', 'anything', 'anything', 'anything'], ret: INT }],
+  [7, { args: [], ret: INT }],
+  [8, { args: [], ret: INT }],
+  [9, { args: ['ctx', 'anything', 'mem', 'size', 'anything'], ret: INT, changesPktData: pkt }],
+  [10, { args: ['ctx', 'anything', 'anything', 'anything', 'anything'], ret: INT, changesPktData: pkt }],
+  [11, { args: ['ctx', 'anything', 'anything', 'anything', 'anything'], ret: INT, changesPktData: pkt }],
+  [12, { args: ['ctx', 'map_ptr', 'anything'], ret: 'void', mapTypes: [MapType.PROG_ARRAY] }],
+  [13, { args: ['ctx', 'anything', 'anything'], ret: INT }],
+  [14, { args: [], ret: INT }],
+  [15, { args: [], ret: INT }],
+  [16, { args: ['uninit_mem', 'size'], ret: INT }],
+  [17, { args: ['ctx'], ret: INT }],
+  [18, { args: ['ctx', 'anything', 'anything'], ret: INT, changesPktData: pkt }],
+  [19, { args: ['ctx'], ret: INT, changesPktData: pkt }],
+  [22, { args: ['map_ptr', 'anything'], ret: INT, mapTypes: [MapType.PERF_EVENT_ARRAY] }],
+  [23, { args: ['anything', 'anything'], ret: INT }],
+  [25, { args: ['ctx', 'map_ptr', 'anything', 'mem', 'size_or_zero'], ret: INT, mapTypes: [MapType.PERF_EVENT_ARRAY] }],
+  [26, { args: ['ctx', 'anything', 'uninit_mem', 'size'], ret: INT }],
+  [27, { args: ['ctx', 'map_ptr', 'anything'], ret: INT, mapTypes: [MapType.STACK_TRACE] }],
+  [28, { args: ['mem_or_null', 'size_or_zero', 'mem_or_null', 'size_or_zero', 'anything'], ret: INT, pktAccess: true }],
+  [34, { args: ['ctx'], ret: INT }],
+  [35, { args: [], ret: INT }],
+  [39, { args: ['ctx', 'anything'], ret: INT, changesPktData: pkt }],
+  [42, { args: [], ret: INT }],
+  [44, { args: ['ctx', 'anything'], ret: INT, changesPktData: pkt }],
+  [45, { args: ['uninit_mem', 'size_or_zero', 'anything'], ret: INT }],
+  [46, { args: ['ctx'], ret: INT }],
+  [47, { args: ['ctx'], ret: INT }],
+  [51, { args: ['map_ptr', 'anything', 'anything'], ret: INT, mapTypes: [MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP] }],
+  [54, { args: ['ctx', 'anything'], ret: INT, changesPktData: pkt }],
+  [65, { args: ['ctx', 'anything'], ret: INT, changesPktData: pkt }],
+  [67, { args: ['ctx', 'uninit_mem', 'size_or_zero', 'anything'], ret: INT }],
+  [68, { args: ['ctx', 'anything', 'uninit_mem', 'size', 'anything'], ret: INT }],
+  [80, { args: [], ret: INT }],
+  [112, { args: ['uninit_mem', 'size_or_zero', 'anything'], ret: INT }],
+  [113, { args: ['uninit_mem', 'size_or_zero', 'anything'], ret: INT }],
+  [114, { args: ['uninit_mem', 'size_or_zero', 'anything'], ret: INT }],
+  [115, { args: ['uninit_mem', 'size_or_zero', 'anything'], ret: INT }],
+  [125, { args: [], ret: INT }],
+  [130, { args: ['map_ptr', 'mem', 'size_or_zero', 'anything'], ret: INT, mapTypes: [MapType.RINGBUF] }],
+  [131, { args: ['map_ptr', 'alloc_size_or_zero', 'anything'], ret: 'ringbuf_mem_or_null', mapTypes: [MapType.RINGBUF] }],
+  [132, { args: ['ringbuf_release', 'anything'], ret: 'void' }],
+  [133, { args: ['ringbuf_release', 'anything'], ret: 'void' }],
+  [134, { args: ['map_ptr', 'anything'], ret: INT, mapTypes: [MapType.RINGBUF] }],
+]);
+
+/**
+ * Map types that only some helpers accept (the map-side half of check_map_func_compatibility):
+ * passing such a map to any other helper is refused.
+ */
+export const MAP_TYPE_HELPERS: ReadonlyMap<number, readonly number[]> = new Map<number, readonly number[]>([
+  [MapType.PROG_ARRAY, [12]],
+  [MapType.PERF_EVENT_ARRAY, [22, 25, 55, 111, 121]],
+  [MapType.RINGBUF, [130, 131, 134]],
+  [MapType.STACK_TRACE, [27]],
+  [MapType.ARRAY_OF_MAPS, [1]],
+  [MapType.HASH_OF_MAPS, [1]],
+]);
+
+// kernel: bpf_base_func_proto, as a privileged (CAP_BPF + CAP_PERFMON) loader sees it.
+const BASE = [1, 2, 3, 5, 6, 7, 8, 12, 35, 42, 112, 113, 114, 115, 125, 130, 131, 132, 133, 134];
+const SK_FILTER = [...BASE, 25, 26, 46, 47, 68];
+const TC = [...BASE, 9, 10, 11, 13, 17, 18, 19, 23, 25, 26, 28, 34, 39, 46, 47, 68];
+const XDP = [...BASE, 23, 25, 28, 44, 51, 54, 65];
+const CGROUP_SKB = [...BASE, 25, 26, 46, 47, 68];
+const SK_SKB = [...BASE, 9, 25, 26, 39, 46, 47];
+const TRACING = [...BASE, 4, 14, 15, 16, 22, 25, 27, 45, 67, 80];
+
+const ALLOWED: ReadonlyMap<number, ReadonlySet<number>> = new Map([
+  [ProgramType.SOCKET_FILTER, new Set(SK_FILTER)],
+  [ProgramType.SCHED_CLS, new Set(TC)],
+  [ProgramType.SCHED_ACT, new Set(TC)],
+  [ProgramType.XDP, new Set(XDP)],
+  [ProgramType.CGROUP_SKB, new Set(CGROUP_SKB)],
+  [ProgramType.SK_SKB, new Set(SK_SKB)],
+  [ProgramType.KPROBE, new Set(TRACING)],
+  [ProgramType.TRACEPOINT, new Set(TRACING)],
+  [ProgramType.PERF_EVENT, new Set(TRACING)],
+  [ProgramType.RAW_TRACEPOINT, new Set(TRACING)],
+]);
+
+/** The prototype of helper `id` for `progType`, or undefined when the program may not call it here. */
+export function helperProto(progType: number, id: number): HelperProto | undefined {
+  if (ALLOWED.get(progType)?.has(id) !== true) return undefined;
+  return HELPER_PROTOS.get(id);
+}
