@@ -2,10 +2,6 @@
  * The loaded-object interface both backends implement (ARCHITECTURE.md: "One loaded-object
  * interface for both backends"): the kernel's `loadObject` and the VM's `loadObjectVm` give
  * back objects of this shape. Types only, platform-neutral.
- *
- * The same declarations as src/kernel/object/loaded-object.ts, where the kernel backend
- * defined them first; src/vm may not import src/kernel, so they live here too until that file
- * re-exports these.
  */
 
 /** A map of a loaded object, with JavaScript keys and values (BTF-decoded where the map has BTF). */

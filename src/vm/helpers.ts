@@ -27,6 +27,21 @@ export interface HelperContext {
    * program passed, as to bpf_loop) with up to five arguments; returns its r0.
    */
   call(fn: number | bigint, ...args: Array<number | bigint>): bigint;
+  /**
+   * bpf_tail_call's jump, for the helper that implements it: with the kernel's checks (index
+   * within the array, fewer than MAX_TAIL_CALL_CNT tail calls so far in the run, a program in
+   * the slot — an `Interpreter` sharing this one's execution state), makes the program continue
+   * in the slot's program when the helper returns. r0 keeps its value either way. True when
+   * the jump will happen (only then is it counted).
+   */
+  tailCall(array: TailCallArray, index: number): boolean;
+}
+
+/** What bpf_tail_call indexes: a prog array's size and slots (`ProgArrayMap`). */
+export interface TailCallArray {
+  readonly maxEntries: number;
+  /** The program in slot `index`, or undefined. */
+  program(index: number): unknown;
 }
 
 /** A helper implementation. Returning nothing sets r0 to 0. */

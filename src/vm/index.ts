@@ -6,3 +6,5 @@ export * from './conformance-helpers.js';
 export * from './callbacks.js';
 export * from './maps/index.js';
 export * from './helpers/index.js';
+export * from './programs/index.js';
+export * from './object/index.js';

@@ -78,6 +78,36 @@ export class Memory {
     return region;
   }
 
+  /**
+   * Allocates regions laid out back to back, the first aligned to `options.align` — one object
+   * whose parts differ in permission, like a program context with read-only and writable
+   * fields. An access that spans two parts faults, as it would cross two fields. `guard` bytes
+   * after the last part are reserved but belong to no region, so a small overrun faults rather
+   * than landing in whatever was allocated next.
+   */
+  allocAdjacent(parts: ReadonlyArray<{ size: number; writable: boolean; name?: string }>, options: Omit<RegionOptions, 'writable'> & { guard?: number } = {}): Region[] {
+    const guard = options.guard ?? 0;
+    const total = parts.reduce((n, p) => n + p.size, 0);
+    if (parts.length === 0 || parts.some((p) => !Number.isInteger(p.size) || p.size <= 0)) throw new RangeError('an adjacent allocation needs parts of positive size');
+    let start = this.place(total + guard, options.align ?? 8);
+    this.bytes.fill(0, start, start + total + guard);
+    if (options.init) this.bytes.set(options.init.subarray(0, total), start);
+    const regions = parts.map((p, i) => {
+      const region: Region & Placed = {
+        base: start, span: p.size + (i === parts.length - 1 ? guard : 0), id: this.nextId++, kind: options.kind ?? 'memory',
+        name: p.name ?? options.name ?? options.kind ?? 'memory', start, end: start + p.size, writable: p.writable,
+      };
+      start += p.size;
+      return region;
+    });
+    // Keep the table sorted by address (the parts are in address order).
+    let at = this.regions.length;
+    while (at > 0 && this.regions[at - 1]!.base > regions[0]!.base) at--;
+    this.regions.splice(at, 0, ...regions);
+    this.generation++;
+    return regions;
+  }
+
   /** Returns a region's bytes to the allocator; later accesses to it fault. */
   release(region: Region): void {
     const i = this.regions.indexOf(region as Region & Placed);

@@ -84,3 +84,36 @@ describe('crosscheck comparability (taintOf)', () => {
     assert.equal(taint('call local f\nexit\nf: stdw [%r10-8], 9\nldxdw %r0, [%r10-8]\nexit'), undefined);
   });
 });
+
+describe('crosscheck comparability with a context the VM builds (ContextModel)', () => {
+  // struct __sk_buff: data at 76, data_end at 80, sk at 168; tc_index (16 bits in the kernel) at 44.
+  const model = {
+    size: 192, packetPointers: [[76, 4], [80, 4], [140, 4]] as const, otherPointers: [[168, 8]] as const,
+    narrow: new Map([[16, 2], [44, 2], [4, 1]]), legacyPacket: true,
+  };
+  const taintM = (text: string): string | undefined => taintOf(assembleConformance(text), model);
+
+  it('accepts field values and packet bytes, compares of packet pointers and their distance', () => {
+    assert.equal(taintM('ldxw %r0, [%r1+0]\nexit'), undefined);
+    assert.equal(taintM('ldxw %r2, [%r1+76]\nldxw %r3, [%r1+80]\nmov %r4, %r2\nadd %r4, 14\nmov %r0, 0\njgt %r4, %r3, +1\nldxb %r0, [%r2+12]\nexit'), undefined);
+    assert.equal(taintM('ldxw %r2, [%r1+76]\nldxw %r0, [%r1+80]\nsub %r0, %r2\nexit'), undefined);
+    const ldAbs = decodeRawProgram([
+      { code: 0x30, dst: 0, src: 0, off: 0, imm: 12 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 },
+    ]);
+    assert.equal(taintOf(ldAbs, model), undefined);
+  });
+
+  it('refuses pointers as values, the socket pointer, narrow loads the kernel widens and narrowed writes read back', () => {
+    assert.match(taintM('ldxw %r0, [%r1+76]\nexit') ?? '', TAINTED);
+    assert.match(taintM('ldxdw %r2, [%r1+168]\nmov %r0, 0\njeq %r2, 0, +1\nmov %r0, 1\nexit') ?? '', TAINTED);
+    assert.match(taintM('ldxh %r0, [%r1+18]\nexit') ?? '', /narrow context load/);
+    assert.equal(taintM('ldxb %r0, [%r1+17]\nexit'), undefined, 'narrower than the member: the same as plain memory');
+    assert.match(taintM('mov %r2, 0x12345\nstxw [%r1+44], %r2\nldxw %r0, [%r1+44]\nexit') ?? '', TAINTED);
+    assert.match(taintM('stxdw [%r1+48], %r10\nldxw %r0, [%r1+48]\nexit') ?? '', TAINTED, 'an address stored in cb');
+    assert.match(taintM('ldxw %r2, [%r1+76]\nldxw %r3, [%r1+80]\nmov %r4, %r2\nadd %r4, 8\njgt %r4, %r3, +3\nstxdw [%r2+0], %r10\nldxb %r0, [%r2+0]\nexit\nmov %r0, 0\nexit') ?? '', TAINTED);
+    const ldAbsNeg = decodeRawProgram([
+      { code: 0x30, dst: 0, src: 0, off: 0, imm: -0x200000 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 },
+    ]);
+    assert.match(taintOf(ldAbsNeg, model) ?? '', /negative offset/);
+  });
+});

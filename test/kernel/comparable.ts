@@ -4,7 +4,8 @@
  * the program nor its input fixes:
  *
  * - the context: the kernel passes a `struct sk_buff` (or `xdp_buff`, …) in r1 whose fields
- *   hold real values, the VM a region of zeroed bytes;
+ *   hold real values; the VM either builds the same context (socket filter, TC, cgroup skb and
+ *   XDP: src/vm/programs, described by a {@link ContextModel}) or passes zeroed bytes;
  * - addresses: r10 is a kernel stack address in one and a VM offset in the other;
  * - uninitialised stack: the kernel's stack holds garbage where the VM's holds zeroes, and root
  *   may read it (CAP_PERFMON's allow_uninit_stack).
@@ -30,17 +31,40 @@ import { slotIndexes } from '../../src/isa/validate.js';
  */
 type Val =
   | { readonly k: 'u' | 's' | 'm' }
+  /** A pointer into the packet (data, data_end, data_meta, plus anything): the same layout on both machines. */
+  | { readonly k: 'k' }
   | { readonly k: 'p'; readonly frame: number; readonly off: number | null }
   | { readonly k: 'c'; readonly off: number | null };
 
 const U: Val = { k: 'u' };
 const S: Val = { k: 's' };
 const M: Val = { k: 'm' };
+const K: Val = { k: 'k' };
+/** Entry of `State.narrowed` saying the packet holds a machine-dependent value. */
+const PACKET_DIRTY = -1;
+
+/**
+ * What reading the context gives when the VM builds the kernel's context: values that agree,
+ * except pointers and the narrow loads and stores the kernel rewrites (src/vm/programs/sk-buff.ts).
+ */
+export interface ContextModel {
+  /** Size of the struct; accesses beyond it cannot be compared. */
+  readonly size: number;
+  /** [offset, size] of fields holding packet pointers (data, data_end, data_meta). */
+  readonly packetPointers: ReadonlyArray<readonly [number, number]>;
+  /** [offset, size] of fields holding other pointers (sk): machine-dependent. */
+  readonly otherPointers: ReadonlyArray<readonly [number, number]>;
+  /** Field offset → bytes the kernel keeps it in, when fewer than 4 (narrow loads and stores differ). */
+  readonly narrow: ReadonlyMap<number, number>;
+  /** Whether legacy ld_abs/ld_ind read the same packet in the VM. */
+  readonly legacyPacket: boolean;
+}
 
 function join(a: Val, b: Val): Val {
   if (a.k === 'u') return b;
   if (b.k === 'u') return a;
   if (a.k === 's' && b.k === 's') return S;
+  if (a.k === 'k' && b.k === 'k') return K;
   if (a.k === 'p' && b.k === 'p' && a.frame === b.frame) return a.off === b.off ? a : { k: 'p', frame: a.frame, off: null };
   if (a.k === 'c' && b.k === 'c') return a.off === b.off ? a : { k: 'c', off: null };
   return M;
@@ -60,17 +84,25 @@ interface State {
   regs: Val[];
   /** Stack frames by call depth (0 = the main program). */
   frames: Frame[];
+  /**
+   * 4-byte words of the context that no longer hold the same value on both machines: written
+   * with a machine-dependent value, or a narrow field written at all (the VM stores 32 bits where
+   * the kernel keeps fewer).
+   */
+  narrowed: Set<number>;
 }
 
 /** Why a program's r0 may differ between the kernel and the VM. */
 export type Taint =
   | 'machine-dependent value (context field, address, uninitialised stack) reaches r0 or a branch'
   | 'accesses the context beyond the VM region'
+  | 'narrow context load the kernel widens (the VM does not rewrite context loads yet)'
+  | 'legacy packet load at a negative offset (SKF_NET_OFF/SKF_LL_OFF)'
   | 'memory access the analysis cannot follow'
   | 'instruction the analysis does not model'
   | 'no path reaches exit (analysis)';
 
-const clone = (s: State): State => ({ regs: [...s.regs], frames: s.frames.map((f) => new Map(f)) });
+const clone = (s: State): State => ({ regs: [...s.regs], frames: s.frames.map((f) => new Map(f)), narrowed: new Set(s.narrowed) });
 
 /** Joins `b` into `a`; returns whether `a` changed. */
 function joinInto(a: State, b: State): boolean {
@@ -79,6 +111,12 @@ function joinInto(a: State, b: State): boolean {
     const v = join(a.regs[r]!, b.regs[r]!);
     if (!same(v, a.regs[r]!)) {
       a.regs[r] = v;
+      changed = true;
+    }
+  }
+  for (const off of b.narrowed) {
+    if (!a.narrowed.has(off)) {
+      a.narrowed.add(off);
       changed = true;
     }
   }
@@ -133,6 +171,8 @@ function arith(op: string, alu64: boolean, dst: Val, src: Val, imm: number | und
     return { ...dst, off };
   }
   if (dst.k === 's' && (src.k === 'p' || src.k === 'c') && op === 'add') return { ...src, off: null };
+  if ((dst.k === 'k' && src.k === 's' && (op === 'add' || op === 'sub')) || (dst.k === 's' && src.k === 'k' && op === 'add')) return K;
+  if (dst.k === 'k' && src.k === 'k' && op === 'sub') return S;
   // The distance between two addresses of one frame is the same on both machines.
   if (dst.k === 'p' && src.k === 'p' && op === 'sub' && dst.frame === src.frame) return S;
   return M;
@@ -145,9 +185,12 @@ const key = (p: Point): string => `${p.calls.join('/')}:${p.slot}`;
 
 /**
  * The first reason found why `program`'s return value may differ between the kernel and the
- * VM (whose r1 points at `ctxSize` zeroed bytes), or undefined when it cannot.
+ * VM, or undefined when it cannot. `context` is the size of the zeroed bytes the VM's r1
+ * points at, or the model of the context the VM builds like the kernel.
  */
-export function taintOf(program: readonly Instruction[], ctxSize: number): Taint | undefined {
+export function taintOf(program: readonly Instruction[], context: number | ContextModel): Taint | undefined {
+  const model = typeof context === 'number' ? undefined : context;
+  const ctxSize = typeof context === 'number' ? context : context.size;
   const slots = slotIndexes(program);
   const bySlot = new Map(slots.map((s, i) => [s, program[i]!]));
   const states = new Map<string, State>();
@@ -173,7 +216,7 @@ export function taintOf(program: readonly Instruction[], ctxSize: number): Taint
   };
   const returnTo = (pre: State, exit: State): State => {
     const depth = pre.frames.length;
-    const out: State = { regs: [...exit.regs], frames: exit.frames.slice(0, depth).map((f) => new Map(f)) };
+    const out: State = { regs: [...exit.regs], frames: exit.frames.slice(0, depth).map((f) => new Map(f)), narrowed: new Set(exit.narrowed) };
     for (let r = 1; r <= 5; r++) out.regs[r] = U;
     for (let r = 6; r <= 10; r++) out.regs[r] = pre.regs[r]!;
     return out;
@@ -182,7 +225,7 @@ export function taintOf(program: readonly Instruction[], ctxSize: number): Taint
   const entry: Val[] = Array.from({ length: 11 }, () => U);
   entry[1] = { k: 'c', off: 0 };
   entry[10] = { k: 'p', frame: 0, off: 0 };
-  flow({ slot: 0, calls: [] }, { regs: entry, frames: [new Map()] });
+  flow({ slot: 0, calls: [] }, { regs: entry, frames: [new Map()], narrowed: new Set() });
 
   while (work.length > 0 && reason === undefined) {
     const k = work.pop()!;
@@ -211,8 +254,9 @@ export function taintOf(program: readonly Instruction[], ctxSize: number): Taint
       const base = read(r);
       if (base.k === 'c') {
         ctxAccess(base.off, off, size);
-        return M; // a field of the kernel's sk_buff, zero in the VM
+        return ctxRead(base.off, off, size);
       }
+      if (base.k === 'k') return st.narrowed.has(PACKET_DIRTY) ? M : S; // packet bytes: the same input on both machines
       if (base.k !== 'p') {
         if (!dead) reason ??= 'memory access the analysis cannot follow';
         return M;
@@ -222,7 +266,18 @@ export function taintOf(program: readonly Instruction[], ctxSize: number): Taint
     };
     const store = (r: number, off: number, size: number, val: Val): void => {
       const base = read(r);
-      if (base.k === 'c') return ctxAccess(base.off, off, size);
+      if (base.k === 'c') {
+        ctxAccess(base.off, off, size);
+        if (model !== undefined && base.off !== null) {
+          const at = base.off + off;
+          for (let word = at & ~3; word < at + size; word += 4) if (val.k !== 's' || model.narrow.has(word)) st.narrowed.add(word);
+        }
+        return;
+      }
+      if (base.k === 'k') {
+        if (val.k !== 's') st.narrowed.add(PACKET_DIRTY);
+        return;
+      }
       if (base.k !== 'p') {
         if (!dead) reason ??= 'memory access the analysis cannot follow';
         return;
@@ -232,6 +287,18 @@ export function taintOf(program: readonly Instruction[], ctxSize: number): Taint
       if (base.off !== null) writeFrame(frame, base.off + off, size, val);
       // A store at an unknown offset may hit any byte: what was known there is now a mix.
       else for (const [start, e] of frame) frame.set(start, { size: e.size, val: join(e.val, num(val)) });
+    };
+    /** A context field's value: the same in the VM's context, except pointers and rewritten narrow fields. */
+    const ctxRead = (base: number | null, off: number, size: number): Val => {
+      if (model === undefined || base === null) return M; // a field of the kernel's sk_buff, zero in the VM
+      const at = base + off;
+      if (model.packetPointers.some(([o, n]) => overlaps(at, size, o, n))) return at % 4 === 0 && size === 4 ? K : M;
+      if (model.otherPointers.some(([o, n]) => overlaps(at, size, o, n))) return M;
+      for (let word = at & ~3; word < at + size; word += 4) if (st.narrowed.has(word)) return M;
+      const field = at & ~3;
+      const storage = model.narrow.get(field);
+      if (storage !== undefined && size >= storage && at !== field) reason ??= 'narrow context load the kernel widens (the VM does not rewrite context loads yet)';
+      return S;
     };
     const ctxAccess = (base: number | null, off: number, size: number): void => {
       if (base === null || base + off < 0 || base + off + size > ctxSize) reason ??= 'accesses the context beyond the VM region';
@@ -287,6 +354,14 @@ export function taintOf(program: readonly Instruction[], ctxSize: number): Taint
       }
       case 'ld_abs':
       case 'ld_ind':
+        if (model?.legacyPacket) {
+          if (insn.kind === 'ld_ind') read(insn.src);
+          // The kernel reads the MAC or network header at these offsets; the interpreter ends the program.
+          if (insn.imm < 0) reason ??= 'legacy packet load at a negative offset (SKF_NET_OFF/SKF_LL_OFF)';
+          R[0] = S;
+          for (let r = 1; r <= 5; r++) R[r] = U; // clobbered, as after a call
+          break;
+        }
         // Legacy packet loads read the kernel's skb: the VM has no packet here.
         reason ??= 'accesses the context beyond the VM region';
         break;
@@ -295,10 +370,11 @@ export function taintOf(program: readonly Instruction[], ctxSize: number): Taint
         const b: Val = insn.useReg ? read(insn.src) : S;
         if (dead) continue;
         // A pointer is never equal to a small constant (NULL included) on either machine.
-        const pointerVsSmall = (a.k === 'p' || a.k === 'c') && !insn.useReg && Math.abs(insn.imm) < 4096
+        const pointerVsSmall = (a.k === 'p' || a.k === 'c' || a.k === 'k') && !insn.useReg && Math.abs(insn.imm) < 4096
           && (insn.op === 'jeq' || insn.op === 'jne') && !insn.jmp32;
         const sameFrame = a.k === 'p' && b.k === 'p' && a.frame === b.frame && !insn.jmp32;
-        if (!pointerVsSmall && !sameFrame && (a.k !== 's' || b.k !== 's')) tainted();
+        const samePacket = a.k === 'k' && b.k === 'k' && !insn.jmp32;
+        if (!pointerVsSmall && !sameFrame && !samePacket && (a.k !== 's' || b.k !== 's')) tainted();
         flow(to(next), st);
         flow(to(slot + 1 + insn.off), st);
         continue;
@@ -356,4 +432,8 @@ export function taintOf(program: readonly Instruction[], ctxSize: number): Taint
   }
   // Every path dropped as dead would be a bug here (the kernel accepted the program).
   return reason ?? (exited ? undefined : 'no path reaches exit (analysis)');
+}
+
+function overlaps(a: number, an: number, b: number, bn: number): boolean {
+  return a < b + bn && b < a + an;
 }

@@ -5,11 +5,14 @@
  * Every case is loaded the way tools/testing/selftests/bpf/test_verifier.c loads it (program
  * type 0 means socket filter; prog_flags from testing_prog_flags() and the case's flags;
  * expected_attach_type) — the recorded verdict is not trusted, the kernel here decides. An
- * accepted program is run with BPF_PROG_TEST_RUN on 64 zeroed bytes and in the VM with 64
- * zeroed bytes of memory. Cases that cannot be compared by r0 alone — they need maps, BTF or a
- * generated program, call helpers the VM lacks or that are not deterministic, read the context
- * (an sk_buff in the kernel), or let an address or uninitialised stack reach the result — are
- * excluded, and each reason is counted in the test's diagnostics. The rest must agree exactly.
+ * accepted program is run with BPF_PROG_TEST_RUN on 64 zeroed bytes. In the VM, socket filters,
+ * TC programs, cgroup skb and XDP programs get the context the kernel's test run builds from
+ * those bytes (src/vm/programs: `struct __sk_buff` or `struct xdp_md` over the packet); other
+ * types get 64 zeroed bytes of memory. Cases that cannot be compared by r0 alone — they need
+ * maps, BTF or a generated program, call helpers the VM lacks or that are not deterministic,
+ * read a context the VM does not build, or let an address or uninitialised stack reach the
+ * result — are excluded, and each reason is counted in the test's diagnostics. The rest must
+ * agree exactly.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,11 +20,14 @@ import { decodeRawProgram, encodeSlots, type Instruction, type RawInstruction } 
 import {
   KernelError, ProgramType, loadProgram, testRun, type Program,
 } from '../../src/kernel/index.js';
-import { execute, type HelperTable } from '../../src/vm/index.js';
+import {
+  Interpreter, Memory, SK_BUFF, SK_BUFF_SIZE, SK_BUFF_STORAGE, XDP_MD_SIZE, execute, legacyPacket, skbContext, xdpContext, xdpHelpers,
+  type HelperTable,
+} from '../../src/vm/index.js';
 import { kernelSkip } from '../support/kernel.js';
 import { sharedPath } from '../support/shared.js';
 import { caseProgFlags, probeTestingFlags, readVerifierCases, type VerifierCase } from '../support/verifier-cases.js';
-import { taintOf } from './comparable.js';
+import { taintOf, type ContextModel } from './comparable.js';
 
 /** test_verifier.c: a `retval` that means "a pointer, do not compare" (0xcafe4all: `ll` is the suffix). */
 const POINTER_VALUE = 0xcafe4a;
@@ -32,8 +38,25 @@ const POINTER_VALUE = 0xcafe4a;
  */
 const VM_CTX_SIZE = 256;
 
-/** Helpers the VM is given here; none yet (maps and contexts come later). */
-const VM_HELPERS: HelperTable = {};
+/** Helpers the VM is given here: the XDP packet helpers (maps come later). */
+const VM_HELPERS: HelperTable = xdpHelpers;
+
+/** Bytes test_verifier.c passes to BPF_PROG_TEST_RUN. */
+const TEST_DATA_SIZE = 64;
+
+/** The contexts the VM builds like the kernel's test run, by program type. */
+const SKB_MODEL: ContextModel = {
+  size: SK_BUFF_SIZE,
+  packetPointers: [[SK_BUFF.data, 4], [SK_BUFF.data_end, 4], [SK_BUFF.data_meta, 4]],
+  otherPointers: [[SK_BUFF.flow_keys, 8], [SK_BUFF.sk, 8]],
+  narrow: new Map(Object.entries(SK_BUFF_STORAGE).map(([field, bytes]) => [SK_BUFF[field as keyof typeof SK_BUFF], bytes])),
+  legacyPacket: true,
+};
+const XDP_MODEL: ContextModel = { size: XDP_MD_SIZE, packetPointers: [[0, 4], [4, 4], [8, 4]], otherPointers: [], narrow: new Map(), legacyPacket: false };
+const CONTEXTS: ReadonlyMap<number, ContextModel> = new Map([
+  [ProgramType.SOCKET_FILTER, SKB_MODEL], [ProgramType.SCHED_CLS, SKB_MODEL], [ProgramType.SCHED_ACT, SKB_MODEL],
+  [ProgramType.CGROUP_SKB, SKB_MODEL], [ProgramType.XDP, XDP_MODEL],
+]);
 
 /** Helpers whose result differs from run to run or machine to machine (ids from include/uapi/linux/bpf.h). */
 const NONDETERMINISTIC_HELPERS: ReadonlyMap<number, string> = new Map([
@@ -66,6 +89,8 @@ describe('kernel vs VM on the kernel verifier tests', { skip: file.skip || kerne
     let accepted = 0;
     let compared = 0;
     let comparedAsFilter = 0;
+    /** Compared cases that read the context, by program type: excluded before the VM built contexts. */
+    const withContext = new Map<number, number>();
     let agree = 0;
 
     for (const c of cases) {
@@ -123,15 +148,18 @@ describe('kernel vs VM on the kernel verifier tests', { skip: file.skip || kerne
         mismatches.push(`#${c.index} ${c.descr}: kernel accepts it, our decoder does not: ${(err as Error).message}`);
         continue;
       }
-      const reason = runtimeExclusion(insns, asSocketFilter);
+      const type = c.progType || ProgramType.SOCKET_FILTER;
+      const model = asSocketFilter ? undefined : CONTEXTS.get(type);
+      const reason = runtimeExclusion(insns, asSocketFilter, model);
       if (reason !== undefined) {
         exclude(reason, c);
         continue;
       }
       compared++;
       if (asSocketFilter) comparedAsFilter++;
+      if (model !== undefined && runtimeExclusion(insns, false, undefined) !== undefined) withContext.set(type, (withContext.get(type) ?? 0) + 1);
       try {
-        const ours = Number(execute(insns, { memory: new Uint8Array(VM_CTX_SIZE), helpers: VM_HELPERS }).r0 & 0xffffffffn);
+        const ours = Number(vmRun(insns, model && type) & 0xffffffffn);
         if (ours === retval) agree++;
         else mismatches.push(`#${c.index} ${c.descr}: kernel r0 ${hex(retval)}, VM ${hex(ours)}`);
       } catch (err) {
@@ -141,6 +169,9 @@ describe('kernel vs VM on the kernel verifier tests', { skip: file.skip || kerne
 
     t.diagnostic(`${cases.length} cases; ${loaded} loaded, ${accepted} accepted by this kernel, ${compared} compared `
       + `(${comparedAsFilter} of them test-run as socket filters), ${agree} agree`);
+    const contextCount = [...withContext.values()].reduce((a, b) => a + b, 0);
+    t.diagnostic(`${contextCount} compared cases read the context the VM builds like the kernel (`
+      + `${[...withContext].map(([type, n]) => `${n} of type ${type}`).join(', ')}): excluded without it`);
     for (const [reason, indexes] of [...excluded].sort((a, b) => b[1].length - a[1].length)) {
       t.diagnostic(`excluded ${indexes.length}: ${reason} (#${indexes.slice(0, 8).join(', #')}${indexes.length > 8 ? ', …' : ''})`);
     }
@@ -168,8 +199,22 @@ function staticExclusion(c: VerifierCase): string | undefined {
   return undefined;
 }
 
+/**
+ * r0 of `insns` in the VM: on the context the kernel's test run builds from 64 zeroed bytes for
+ * `contextType`, or with r1 pointing at zeroed memory when undefined.
+ */
+function vmRun(insns: readonly Instruction[], contextType: number | undefined): bigint {
+  if (contextType === undefined) return execute(insns, { memory: new Uint8Array(VM_CTX_SIZE), helpers: VM_HELPERS }).r0;
+  const memory = new Memory();
+  const vm = new Interpreter(insns, { memory, helpers: VM_HELPERS, packet: legacyPacket(memory) });
+  const data = new Uint8Array(TEST_DATA_SIZE);
+  // Without ctx_in, test_run leaves wire_len (the qdisc cb's pkt_len) at 0.
+  using ctx = contextType === ProgramType.XDP ? xdpContext(memory, data) : skbContext(memory, contextType, data, { wireLen: 0 });
+  return vm.run(ctx.address).r0;
+}
+
 /** Why an accepted program's r0 cannot be compared with the VM's, or undefined. */
-function runtimeExclusion(insns: readonly Instruction[], asSocketFilter: boolean): string | undefined {
+function runtimeExclusion(insns: readonly Instruction[], asSocketFilter: boolean, model: ContextModel | undefined): string | undefined {
   for (const insn of insns) {
     if (insn.kind !== 'call' || insn.target !== 'helper') continue;
     const name = NONDETERMINISTIC_HELPERS.get(insn.imm);
@@ -179,13 +224,13 @@ function runtimeExclusion(insns: readonly Instruction[], asSocketFilter: boolean
     if (insn.kind === 'call' && insn.target === 'helper' && !hasHelper(insn.imm)) return `calls helper #${insn.imm}, not in the VM`;
   }
   if (insns.some((i) => i.kind === 'lddw' && i.src === 4)) return 'takes a callback address (lddw BPF_PSEUDO_FUNC)';
-  const taint = taintOf(insns, VM_CTX_SIZE);
+  const taint = taintOf(insns, model ?? VM_CTX_SIZE);
   return taint && asSocketFilter ? `${taint} (run as a socket filter)` : taint;
 }
 
 /** BPF_PROG_TEST_RUN as test_verifier.c does it: 64 zeroed bytes in, room for 256 out. */
 function kernelRun(program: Program): number {
-  return testRun(program, { data: new Uint8Array(64), dataSizeOut: 256 }).retval;
+  return testRun(program, { data: new Uint8Array(TEST_DATA_SIZE), dataSizeOut: 256 }).retval;
 }
 
 /** r0 of the case's instructions loaded and test-run as a socket filter, or undefined if refused. */

@@ -21,3 +21,10 @@ export { perfHelpers, type PerfHelperOptions } from './perf.js';
 export function mapHelpers(registry: MapRegistry, options: PerfHelperOptions = {}): Map<number, Helper> {
   return new Map<number, Helper>([...mapElemHelpers(registry), ...ringbufHelpers(registry), ...perfHelpers(registry, options)]);
 }
+export * from './names.js';
+export * from './host.js';
+export * from './trace-pipe.js';
+export * from './bprintf.js';
+export * from './core.js';
+export * from './strings.js';
+export * from './trace.js';

@@ -1,0 +1,15 @@
+export * from './address.js';
+export * from './checksum.js';
+export * from './headers.js';
+export * from './codec.js';
+export * from './link-type.js';
+export * from './packet.js';
+export * from './capture.js';
+export * from './pcap.js';
+export * from './pcapng.js';
+export * from './read.js';
+export { ETH_HLEN, VLAN_HLEN } from './ethernet.js';
+export { IPV4_MIN_HLEN } from './ipv4.js';
+export { IPV6_HLEN } from './ipv6.js';
+export { UDP_HLEN, TCP_MIN_HLEN, ICMP_HLEN } from './transport.js';
+export { ARP_LEN, ArpOp } from './arp.js';

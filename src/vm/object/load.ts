@@ -1,0 +1,313 @@
+/**
+ * `loadObjectVm`: an eBPF object into the VM, as one linear pipeline after libbpf's load —
+ * spec with constants set, CO-RE, externs and helpers checked, maps created (global data
+ * written, `.rodata`/`.kconfig` frozen, maps of maps filled), programs made into interpreters
+ * sharing one memory, stack and register file (so they can tail-call each other), program
+ * arrays filled. The result has the shape of the kernel backend's loaded object.
+ */
+import type { Btf } from '../../btf/btf.js';
+import { EbpfError, NotSupportedError } from '../../errors.js';
+import type { LoadedObject } from '../../object/loaded.js';
+import { loadObjectSpec, ObjectSpec, type LoadObjectOptions, type MapSpec, type ProgramSpec } from '../../object/index.js';
+import { callbackHelpers } from '../callbacks.js';
+import type { Helper, HelperTable } from '../helpers.js';
+import { coreHelpers } from '../helpers/core.js';
+import { VmHost, type VmHostOptions } from '../helpers/host.js';
+import { mapHelpers } from '../helpers/index.js';
+import { stringHelpers } from '../helpers/strings.js';
+import type { TracePipe } from '../helpers/trace-pipe.js';
+import { traceHelpers } from '../helpers/trace.js';
+import { ExecutionState, Interpreter } from '../interpreter.js';
+import { ArrayOfMapsMap, ProgArrayMap } from '../maps/fd-array.js';
+import { MapType } from '../maps/flags.js';
+import { HashOfMapsMap } from '../maps/hash-of-maps.js';
+import type { VmMap } from '../maps/map.js';
+import { MapRegistry } from '../maps/registry.js';
+import { Memory, type Region } from '../memory.js';
+import { defaultContextModels, type ContextModels } from './context.js';
+import { fillKconfig, type KconfigValue } from './kconfig.js';
+import { mapCodec } from './map-codec.js';
+import { VmObjectMap } from './map.js';
+import { VmProgram } from './program.js';
+import { checkExternReferences, checkInstructions, lddwResolver, relocateCore, type VmCoreTarget } from './relocate.js';
+
+/** Options of {@link loadObjectVm}. */
+export interface VmObjectOptions {
+  /** Program types for sections libbpf does not know (or to override), by program or section name. */
+  programTypes?: LoadObjectOptions['programTypes'];
+  /** `.rodata` constants to set before load (`setConstant`). */
+  constants?: Readonly<Record<string, unknown>>;
+  /** Initial values of `.data`/`.bss` variables (`setVariable`). */
+  variables?: Readonly<Record<string, unknown>>;
+  /** Programs to load, by name; default every program whose section has no leading `?`. */
+  programs?: readonly string[];
+  /**
+   * Target BTF for CO-RE relocations. Without it only relocations rooted at the UAPI context
+   * structs (`__sk_buff`, `xdp_md`, …) resolve, against the object's own BTF.
+   */
+  targetBtf?: Btf | readonly Btf[];
+  /** Values of `__kconfig` externs by name (`LINUX_KERNEL_VERSION`, `CONFIG_HZ`): the VM has no kernel to read them from. */
+  kconfig?: Readonly<Record<string, KconfigValue>>;
+  /** Possible CPUs (per-CPU maps keep one value each); default 1. */
+  cpus?: number;
+  /** The CPU programs run on; default 0. */
+  cpu?: number;
+  /** The host the helpers answer from: clocks, random seed, current task, probe-read memory, trace output. */
+  host?: VmHost | VmHostOptions;
+  /** Helpers by id added to (or replacing) the VM's own. */
+  helpers?: HelperTable;
+  /** Context models for test runs by program type, added to the VM's own (the raw-context types). */
+  contexts?: ContextModels;
+  /** Instruction budget of one run (default the interpreter's). */
+  maxInstructions?: number;
+}
+
+/** Whether an object was disposed, shared with its programs. */
+interface Lifetime {
+  disposed: boolean;
+}
+
+/**
+ * `loadObjectVm`'s result: programs and maps by name, in one VM memory. Dispose it (or
+ * `using`) to close its maps.
+ */
+export class VmObject implements LoadedObject<VmProgram, VmObjectMap> {
+  readonly spec: ObjectSpec;
+  readonly programs: Readonly<Record<string, VmProgram>>;
+  readonly maps: Readonly<Record<string, VmObjectMap>>;
+  /** The linear memory the programs, maps and stack live in. */
+  readonly memory: Memory;
+  readonly registry: MapRegistry;
+  /** What the helpers answer from (clocks, task, …); its fields may be changed between runs. */
+  readonly host: VmHost;
+  readonly #lifetime: Lifetime;
+
+  /** @internal Built by {@link loadObjectVm}. */
+  constructor(parts: {
+    spec: ObjectSpec; memory: Memory; registry: MapRegistry; host: VmHost; lifetime: Lifetime;
+    programs: Record<string, VmProgram>; maps: Record<string, VmObjectMap>;
+  }) {
+    this.spec = parts.spec;
+    this.memory = parts.memory;
+    this.registry = parts.registry;
+    this.host = parts.host;
+    this.#lifetime = parts.lifetime;
+    this.programs = parts.programs;
+    this.maps = parts.maps;
+  }
+
+  /** bpf_trace_printk's lines. */
+  get tracePipe(): TracePipe {
+    return this.host.tracePipe;
+  }
+
+  /** True once disposed. */
+  get disposed(): boolean {
+    return this.#lifetime.disposed;
+  }
+
+  /** Closes every map; the programs can no longer run. Idempotent. */
+  dispose(): void {
+    if (this.#lifetime.disposed) return;
+    this.#lifetime.disposed = true;
+    this.registry[Symbol.dispose]();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/**
+ * Loads an eBPF object (its bytes or a parsed spec) into the VM. Throws NotSupportedError for
+ * what the VM cannot give a program — naming it: a helper it does not implement
+ * (`bpf_skb_vlan_push (#18) is not implemented by the VM`), a kfunc or kernel symbol, a CO-RE
+ * relocation that needs the kernel's BTF, a map type it lacks — and the errors the kernel
+ * backend throws for bad constants or kconfig values. Messages start with the program:
+ * `load program 'x': …`.
+ *
+ * @example
+ * using obj = loadObjectVm(readFileSync('bpf/objects/globals.o'), { constants: { target_pid: 42 } });
+ * obj.maps['.data'].get(0);      // { packets: 100n, last_len: 7 }
+ */
+export function loadObjectVm(source: ObjectSpec | Uint8Array, options: VmObjectOptions = {}): VmObject {
+  const spec = prepareSpec(source, options);
+  if (spec.bigEndian) throw new NotSupportedError('the VM runs little-endian objects only (this one is big-endian)');
+  const selected = selectPrograms(spec, options.programs);
+
+  const host = options.host instanceof VmHost ? options.host : new VmHost(options.host);
+  const memory = new Memory();
+  const registry = new MapRegistry(memory, { cpus: options.cpus ?? 1, cpu: options.cpu ?? 0 });
+  const helpers = new Map<number, Helper>([
+    ...mapHelpers(registry), ...toEntries(callbackHelpers), ...coreHelpers(host, { registry }),
+    ...traceHelpers(host), ...stringHelpers(host), ...toEntries(options.helpers),
+  ]);
+
+  // Programs first, as libbpf relocates before it creates anything: what the VM cannot run
+  // fails before a map exists.
+  const core: VmCoreTarget | undefined = spec.btf === undefined ? undefined : {
+    local: spec.btf,
+    targets: options.targetBtf === undefined ? undefined : Array.isArray(options.targetBtf) ? options.targetBtf : [options.targetBtf as Btf],
+    cache: new Map(),
+  };
+  const prepared = selected.map((p) => inProgram(p, () => {
+    checkExternReferences(p);
+    const instructions = relocateCore(p, core);
+    checkInstructions(instructions, (id) => helpers.has(id));
+    return { spec: p, instructions };
+  }));
+
+  const kconfig = spec.map('.kconfig');
+  if (kconfig?.data !== undefined) fillKconfig(spec.externs, kconfig.data, options.kconfig ?? {});
+
+  try {
+    const { created, refused } = createMaps(spec.maps, registry);
+    const mapFor = (name: string): VmMap => {
+      const map = created.get(name);
+      if (map !== undefined) return map;
+      const why = refused.get(name);
+      throw why ?? new EbpfError(`no map '${name}' in the object`);
+    };
+
+    const state = new ExecutionState(memory);
+    const current: { packet: Region | undefined } = { packet: undefined };
+    const contexts = new Map([...defaultContextModels, ...(options.contexts ?? [])]);
+    const lifetime: Lifetime = { disposed: false };
+    const checkOpen = (): void => {
+      if (lifetime.disposed) throw new EbpfError('the VM object is disposed');
+    };
+    const programs: Record<string, VmProgram> = Object.create(null);
+    for (const { spec: p, instructions } of prepared) {
+      const interpreter = inProgram(p, () => new Interpreter(instructions, {
+        memory, state, helpers,
+        resolveLddw: lddwResolver(p, mapFor),
+        packet: () => current.packet,
+        ...(options.maxInstructions === undefined ? {} : { maxInstructions: options.maxInstructions }),
+      }));
+      programs[p.name] = new VmProgram(interpreter, { spec: p, registry, contexts, current, checkOpen });
+    }
+    fillProgramArrays(spec.maps, created, programs);
+    return new VmObject({ spec, memory, registry, host, lifetime, programs, maps: objectMaps(spec, created) });
+  } catch (err) {
+    registry[Symbol.dispose]();
+    throw err;
+  }
+}
+
+/** The JavaScript-valued handles of the maps that exist. */
+function objectMaps(spec: ObjectSpec, created: ReadonlyMap<string, VmMap>): Record<string, VmObjectMap> {
+  // Program arrays and maps of maps take the object's handles and store their ids.
+  const toId = (handle: unknown): number => {
+    if (handle instanceof VmProgram) return handle.id;
+    if (handle instanceof VmObjectMap) return handle.map.id;
+    return -1;
+  };
+  const handles: Record<string, VmObjectMap> = Object.create(null);
+  for (const m of spec.maps) {
+    const map = created.get(m.name);
+    if (map !== undefined) handles[m.name] = new VmObjectMap(map, mapCodec(m, spec.btf, toId), { name: m.name, spec: m });
+  }
+  return handles;
+}
+
+/** Runs `step` for program `p`, prefixing its errors with `load program 'p'` (keeping their class). */
+function inProgram<T>(p: ProgramSpec, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof NotSupportedError) throw new NotSupportedError(`load program '${p.name}': ${err.message}`, { cause: err });
+    throw EbpfError.wrap(`load program '${p.name}'`, err);
+  }
+}
+
+function toEntries(table: HelperTable | undefined): Array<[number, Helper]> {
+  if (table === undefined) return [];
+  if (table instanceof Map) return [...(table as ReadonlyMap<number, Helper>).entries()];
+  return Object.entries(table as Readonly<Record<number, Helper>>).map(([id, fn]) => [Number(id), fn]);
+}
+
+/** The spec to load: parsed if need be, with constants and variables set on a copy of its data. */
+function prepareSpec(source: ObjectSpec | Uint8Array, options: VmObjectOptions): ObjectSpec {
+  const parsed = source instanceof ObjectSpec
+    ? source
+    : loadObjectSpec(source, options.programTypes === undefined ? {} : { programTypes: options.programTypes });
+  // Global data and .kconfig are written at load: copies, so the caller's spec stays as it was.
+  const spec = new ObjectSpec({ ...parsed, maps: parsed.maps.map((m) => (m.data === undefined ? m : { ...m, data: m.data.slice() })) });
+  for (const [name, value] of Object.entries(options.constants ?? {})) spec.setConstant(name, value);
+  for (const [name, value] of Object.entries(options.variables ?? {})) spec.setVariable(name, value);
+  return spec;
+}
+
+function selectPrograms(spec: ObjectSpec, names: readonly string[] | undefined): ProgramSpec[] {
+  if (names === undefined) return spec.programs.filter((p) => p.autoload);
+  return names.map((name) => {
+    const p = spec.program(name);
+    if (p === undefined) throw new EbpfError(`no program '${name}' in the object (programs: ${spec.programs.map((q) => q.name).join(', ') || 'none'})`);
+    return p;
+  });
+}
+
+/**
+ * The VM maps of `specs`. A map the VM cannot make (an unimplemented type) is left out with
+ * its error, which a program using it then reports; the object loads without it otherwise.
+ */
+function createMaps(specs: readonly MapSpec[], registry: MapRegistry): { created: Map<string, VmMap>; refused: Map<string, Error> } {
+  const created = new Map<string, VmMap>();
+  const refused = new Map<string, Error>();
+  for (const spec of specs) {
+    try {
+      created.set(spec.name, createMap(spec, registry));
+    } catch (err) {
+      if (!(err instanceof NotSupportedError)) throw EbpfError.wrap(`create map '${spec.name}'`, err);
+      refused.set(spec.name, new NotSupportedError(`map '${spec.name}': ${err.message}`, { cause: err }));
+    }
+  }
+  // Maps of maps hold other maps of the object from the start (`.values = { [i] = &m }`).
+  for (const spec of specs) {
+    const outer = created.get(spec.name);
+    if (spec.type === MapType.PROG_ARRAY || outer === undefined) continue;
+    for (const slot of spec.slots) {
+      const inner = created.get(slot.name);
+      if (inner === undefined) throw new EbpfError(`map '${spec.name}' slot ${slot.index}: no map '${slot.name}'`);
+      if (outer instanceof ArrayOfMapsMap) outer.set(slot.index, inner);
+      else if (outer instanceof HashOfMapsMap) outer.set(u32(slot.index), inner);
+    }
+  }
+  return { created, refused };
+}
+
+/** One VM map for `spec`: its inner-map template first, initial data written, read-only data frozen. */
+function createMap(spec: MapSpec, registry: MapRegistry): VmMap {
+  let innerMap: VmMap | undefined;
+  if (spec.type === MapType.ARRAY_OF_MAPS || spec.type === MapType.HASH_OF_MAPS) {
+    if (spec.innerMap === undefined) throw new EbpfError(`map '${spec.name}': a map of maps needs an inner map definition (__array(values, …))`);
+    innerMap = createMap({ ...spec.innerMap, name: `${spec.name}.inner` }, registry);
+  }
+  // libbpf gives a perf event array without max_entries a slot per possible CPU.
+  const maxEntries = spec.type === MapType.PERF_EVENT_ARRAY && spec.maxEntries === 0 ? registry.cpus : spec.maxEntries;
+  const map = registry.create({
+    type: spec.type, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries, flags: spec.flags,
+    mapExtra: spec.mapExtra, name: spec.name, ...(innerMap === undefined ? {} : { innerMap }),
+  });
+  if (spec.data !== undefined) {
+    map.update(u32(0), spec.data);
+    if (spec.origin === 'rodata' || spec.origin === 'kconfig') map.freeze();
+  }
+  return map;
+}
+
+/** Program arrays get their initial programs (`.values = { [i] = &prog }`) once the programs exist. */
+function fillProgramArrays(specs: readonly MapSpec[], created: ReadonlyMap<string, VmMap>, programs: Readonly<Record<string, VmProgram>>): void {
+  for (const spec of specs) {
+    const map = created.get(spec.name);
+    if (!(map instanceof ProgArrayMap)) continue;
+    for (const slot of spec.slots) {
+      const program = programs[slot.name];
+      if (program !== undefined) map.set(slot.index, program.interpreter); // a program not loaded leaves its slot empty
+    }
+  }
+}
+
+function u32(n: number): Uint8Array {
+  return Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
+}

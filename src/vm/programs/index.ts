@@ -1,0 +1,15 @@
+export * from './verdicts.js';
+export * from './layout.js';
+export * from './packet-buffer.js';
+export * from './legacy-packet.js';
+export * from './sk-buff.js';
+export { ETH_HLEN as SKB_ETH_HLEN, LOOPBACK, PacketType, SkbContext, runSkb, skbContext, type NetDevice, type SkbOptions, type SkbReadBack, type SkbRunResult } from './skb.js';
+export * from './socket-filter.js';
+export * from './xdp.js';
+export * from './xdp-helpers.js';
+export * from './host-context.js';
+export * from './pt-regs.js';
+export * from './perf-event.js';
+export * from './raw-tracepoint.js';
+export * from './syscall.js';
+export * from './tracepoint.js';
