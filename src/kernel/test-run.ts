@@ -20,7 +20,7 @@ export interface TestRunOptions {
   ctx?: Uint8Array;
   /** Room for the context after the run; default `ctx.length` (0 without ctx). */
   ctxSizeOut?: number;
-  /** Number of runs; `durationNs` is their average. Default 1. */
+  /** Number of runs; `durationNs` is their average. Default: once (sent as 0, which raw_tp and syscall programs require). */
   repeat?: number;
   /** `TestRunFlag.*` bits. */
   flags?: number;
@@ -71,7 +71,7 @@ export function testRun(program: Program | number, options: TestRunOptions = {})
       .u32(PROG_TEST_RUN.data_size_out, dataOut?.size ?? 0)
       .u64(PROG_TEST_RUN.data_in, memory.input(data))
       .u64(PROG_TEST_RUN.data_out, dataOut?.address ?? 0n)
-      .u32(PROG_TEST_RUN.repeat, options.repeat ?? 1)
+      .u32(PROG_TEST_RUN.repeat, options.repeat ?? 0) // 0 runs once; raw_tp and syscall programs refuse any other value
       .u32(PROG_TEST_RUN.ctx_size_in, options.ctx?.length ?? 0)
       .u32(PROG_TEST_RUN.ctx_size_out, ctxOut?.size ?? 0)
       .u64(PROG_TEST_RUN.ctx_in, options.ctx ? memory.input(options.ctx) : 0n)
