@@ -54,3 +54,26 @@ for src in *.c; do
   echo "  CC  bpf/objects/$obj"
   "$CLANG" "${OBJ_FLAGS[@]}" -target bpfel -c "$src" -o "$obj"
 done
+
+# The programs of the `ebpf` tools (bpf/tools: execsnoop, opensnoop, hello, xdp_firewall,
+# tc_redirect, sockmap_accel), loaded at run time by src/tools from this folder; same headers.
+cd ../tools
+TOOL_FLAGS=(-O2 -g -mcpu=v3 -fdebug-compilation-dir=. -Wall -Werror -I../include -D__TARGET_ARCH_x86)
+for src in *.c; do
+  obj="${src%.c}.o"
+  echo "  CC  bpf/tools/$obj"
+  "$CLANG" "${TOOL_FLAGS[@]}" -target bpfel -c "$src" -o "$obj"
+done
+
+# The examples (examples/*.c: checksum for `ebpf exec`, xdp_firewall for `ebpf run`), built with
+# the flags their headers give: self-contained, no headers of ours.
+cd ../../examples
+EXAMPLE_FLAGS=(-O2 -g -target bpf -mcpu=v3)
+for src in *.c; do
+  obj="${src%.c}.o"
+  # checksum.o has always been built without a relative debug directory; keep its bytes.
+  extra=(-fdebug-compilation-dir=.)
+  [[ "$src" == checksum.c ]] && extra=()
+  echo "  CC  examples/$obj"
+  "$CLANG" "${EXAMPLE_FLAGS[@]}" "${extra[@]}" -c "$src" -o "$obj"
+done

@@ -11,8 +11,15 @@ import { objectCommand } from './object.js';
 import { verifyCommand } from './verify.js';
 import { mapCommand } from './map.js';
 import { progCommand } from './prog.js';
+import { execsnoopCommand } from './execsnoop.js';
+import { opensnoopCommand } from './opensnoop.js';
+import { helloCommand } from './hello.js';
+import { xdpFirewallCommand } from './xdp-firewall.js';
+import { tcRedirectCommand } from './tc-redirect.js';
+import { sockmapAccelCommand } from './sockmap-accel.js';
 
-const COMMANDS: readonly Command[] = [asmCommand, disasmCommand, execCommand, btfCommand, objectCommand, progCommand, mapCommand, verifyCommand, conformancePlugin];
+const COMMANDS: readonly Command[] = [asmCommand, disasmCommand, execCommand, btfCommand, objectCommand, progCommand, mapCommand, verifyCommand, conformancePlugin,
+  execsnoopCommand, opensnoopCommand, helloCommand, xdpFirewallCommand, tcRedirectCommand, sockmapAccelCommand];
 
 const USAGE = `Usage: ebpf COMMAND [ARGS...]
 

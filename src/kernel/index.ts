@@ -19,6 +19,8 @@ export * from './btf-load.js';
 export * from './mmap.js';
 export * from './poller.js';
 export * from './ringbuf.js';
+export * from './record-decoder.js';
+export * from './trace-pipe.js';
 export * from './perf-event.js';
 export * from './perf-buffer.js';
 export * from './probe-maps.js';

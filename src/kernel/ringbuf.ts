@@ -17,13 +17,17 @@
  * block per batch and the consumer position moves on straight away, so the producer has the room
  * back before JavaScript looks at the records; callbacks get views into that copy.
  */
+import type { Btf } from '../btf/btf.js';
+import type { BtfValue } from '../btf/codec.js';
 import { EbpfError } from '../errors.js';
+import type { KernelBtf } from './btf-load.js';
 import { mapInfo } from './info.js';
 import type { KernelMap } from './map.js';
 import { MapType, mapTypeName } from './map-types.js';
 import { MappedRegion, pageSizeOf } from './mmap.js';
 import { nativeSyscalls } from './native.js';
 import { pollerFor, type Poller } from './poller.js';
+import { recordDecoder, type RecordDecoder } from './record-decoder.js';
 import { Prot, type Syscalls } from './syscalls.js';
 
 /** `BPF_RINGBUF_BUSY_BIT`: the producer has reserved the record and not yet committed it. */
@@ -39,7 +43,24 @@ const MAX_BATCH_BYTES = 64 << 10;
 /** Options of {@link openRingBuffer}. */
 export interface RingBufferOptions {
   syscalls?: Syscalls;
+  /**
+   * Decode each record as this C type of the object's BTF — `'struct event'`, a bare name, or
+   * a type id — into a plain object (see record-decoder.ts). The BTF is `btf`, else the map's
+   * own when the map is a loaded object's map (`obj.maps.events`).
+   */
+  type?: string | number;
+  /** The BTF `type` is in: parsed (`obj.spec.btf`) or as the kernel holds it (`obj.btf`). */
+  btf?: Btf | KernelBtf;
 }
+
+/** Options of {@link openRingBuffer} with a decoder function of one's own. */
+export interface DecodingRingBufferOptions<T> extends Omit<RingBufferOptions, 'type' | 'btf'> {
+  /** Turns each record's bytes (a view valid during the call) into the value the reader gives. */
+  decode: RecordDecoder<T>;
+}
+
+/** A map a ring buffer can be opened on: a kernel map, a loaded object's map (with its BTF), or an fd. */
+export type RingBufferSource = KernelMap | { readonly map: KernelMap; readonly btf?: Btf | undefined } | number;
 
 /**
  * A consumer of one BPF ring buffer. Does not own the map (close the map separately); does own
@@ -53,7 +74,7 @@ export interface RingBufferOptions {
  * using reader = openRingBuffer(events);
  * for await (const record of reader) handle(record);
  */
-export class RingBufferReader implements Disposable, AsyncIterable<Uint8Array> {
+export class RingBufferReader<T = Uint8Array> implements Disposable, AsyncIterable<T> {
   /** The ring buffer map's fd (what the poller waits on). */
   readonly fd: number;
   /** Data size in bytes (the map's max_entries, a power of 2). */
@@ -74,8 +95,11 @@ export class RingBufferReader implements Disposable, AsyncIterable<Uint8Array> {
   #pending: Uint8Array[] = [];
   /** A consume() callback is running: a nested consume must not reuse the scratch block. */
   #inCallback = false;
+  readonly #decode: RecordDecoder<T> | undefined;
 
-  constructor(fd: number, size: number, name: string, syscalls: Syscalls) {
+  /** Built by {@link openRingBuffer}; `decode` turns records into values (default: the bytes). */
+  constructor(fd: number, size: number, name: string, syscalls: Syscalls, decode?: RecordDecoder<T>) {
+    this.#decode = decode;
     this.fd = fd;
     this.size = size;
     this.#name = name;
@@ -108,20 +132,21 @@ export class RingBufferReader implements Disposable, AsyncIterable<Uint8Array> {
 
   /**
    * Calls `onRecord` for each committed record now in the ring, up to `limit` records, and
-   * returns how many. The view is valid until `onRecord` returns (copy it with `slice()` to
-   * keep it). Records the iterator form has taken but not yet yielded come first.
+   * returns how many. Undecoded, the view is valid until `onRecord` returns (copy it with
+   * `slice()` to keep it). Records the iterator form has taken but not yet yielded come first.
    */
-  consume(onRecord: (record: Uint8Array) => void, limit = Infinity): number {
+  consume(onRecord: (record: T) => void, limit = Infinity): number {
     let count = 0;
+    const deliver = this.#deliver(onRecord);
     while (this.#pending.length > 0 && count < limit) {
-      onRecord(this.#pending.shift()!);
+      deliver(this.#pending.shift()!);
       count++;
     }
     const nested = this.#inCallback;
     this.#inCallback = true;
     try {
       while (count < limit) {
-        const taken = this.#take(limit - count, nested, onRecord);
+        const taken = this.#take(limit - count, nested, deliver);
         if (taken === 0) break;
         count += taken;
       }
@@ -131,8 +156,15 @@ export class RingBufferReader implements Disposable, AsyncIterable<Uint8Array> {
     return count;
   }
 
-  /** The committed records now in the ring (at most `limit`), as arrays safe to keep. */
-  drain(limit = Infinity): Uint8Array[] {
+  /** The committed records now in the ring (at most `limit`), as values (or arrays) safe to keep. */
+  drain(limit = Infinity): T[] {
+    const raw = this.#drainRaw(limit);
+    const decode = this.#decode;
+    return decode === undefined ? (raw as unknown as T[]) : raw.map((r) => decode(r));
+  }
+
+  /** Records copied out of the ring, pending ones first. */
+  #drainRaw(limit: number): Uint8Array[] {
     const out = this.#pending.splice(0, limit);
     while (out.length < limit) {
       const before = out.length;
@@ -140,6 +172,12 @@ export class RingBufferReader implements Disposable, AsyncIterable<Uint8Array> {
       if (out.length === before) break;
     }
     return out;
+  }
+
+  /** `onRecord` composed with the decoder. */
+  #deliver(onRecord: (record: T) => void): (record: Uint8Array) => void {
+    const decode = this.#decode;
+    return decode === undefined ? (onRecord as unknown as (record: Uint8Array) => void) : (record) => onRecord(decode(record));
   }
 
   /**
@@ -167,18 +205,21 @@ export class RingBufferReader implements Disposable, AsyncIterable<Uint8Array> {
     return (Atomics.load(this.#data32, (this.#cons % this.size) >>> 2) & RINGBUF_BUSY_BIT) === 0;
   }
 
-  /** The next record, waiting for one; undefined once the reader is closed. */
-  async read(): Promise<Uint8Array | undefined> {
+  /**
+   * The next record, waiting for one; undefined once the reader is closed (or `signal`
+   * aborted first).
+   */
+  async read(signal?: AbortSignal): Promise<T | undefined> {
     for (;;) {
-      if (this.#closed) return undefined;
-      if (this.#pending.length === 0) this.#pending = this.drain(4096);
+      if (this.#closed || signal?.aborted) return undefined;
+      if (this.#pending.length === 0) this.#pending = this.#drainRaw(4096);
       const next = this.#pending.shift();
-      if (next) return next;
-      if (!(await this.wait())) return undefined;
+      if (next) return this.#decode === undefined ? (next as unknown as T) : this.#decode(next);
+      if (!(await this.wait(signal))) return undefined;
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
     for (;;) {
       const record = await this.read();
       if (record === undefined) return;
@@ -192,7 +233,7 @@ export class RingBufferReader implements Disposable, AsyncIterable<Uint8Array> {
    * thrown by the callback stops the subscription and goes to `onError` (default: rethrown as
    * an uncaught exception).
    */
-  onRecord(callback: (record: Uint8Array) => void, options: { onError?: (err: unknown) => void } = {}): () => void {
+  onRecord(callback: (record: T) => void, options: { onError?: (err: unknown) => void } = {}): () => void {
     this.#checkOpen();
     const controller = new AbortController();
     const stop = (): void => controller.abort();
@@ -279,13 +320,24 @@ export class RingBufferReader implements Disposable, AsyncIterable<Uint8Array> {
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * Opens a reader on a ring buffer map (a {@link KernelMap} or a map fd, which must stay open as
- * long as the reader). Throws if the map is not a BPF_MAP_TYPE_RINGBUF.
+ * Opens a reader on a ring buffer map (a {@link KernelMap}, a loaded object's map, or a map
+ * fd, which must stay open as long as the reader). Throws if the map is not a
+ * BPF_MAP_TYPE_RINGBUF. The reader gives each record's bytes; with `type` it gives the record
+ * decoded through BTF, with `decode` whatever that function makes of the bytes.
+ *
+ * @example
+ * using reader = openRingBuffer(obj.maps.events, { type: 'struct event' });
+ * for await (const event of reader) console.log(event.pid, event.comm);
  */
-export function openRingBuffer(map: KernelMap | number, options: RingBufferOptions = {}): RingBufferReader {
-  const syscalls = typeof map === 'number' ? (options.syscalls ?? nativeSyscalls()) : map.syscalls;
-  const fd = typeof map === 'number' ? map : map.fd;
-  const info = typeof map === 'number' ? mapInfo(fd, { syscalls }) : map.info;
+export function openRingBuffer(map: RingBufferSource, options?: RingBufferOptions & { type?: undefined }): RingBufferReader<Uint8Array>;
+export function openRingBuffer<T = BtfValue>(map: RingBufferSource, options: RingBufferOptions & { type: string | number }): RingBufferReader<T>;
+export function openRingBuffer<T>(map: RingBufferSource, options: DecodingRingBufferOptions<T>): RingBufferReader<T>;
+export function openRingBuffer(map: RingBufferSource, options: RingBufferOptions & Partial<DecodingRingBufferOptions<unknown>> = {}): RingBufferReader<unknown> {
+  const btf = options.btf ?? (typeof map === 'object' && 'btf' in map ? map.btf : undefined);
+  const kernelMap = typeof map === 'object' && 'map' in map ? map.map : map;
+  const syscalls = typeof kernelMap === 'number' ? (options.syscalls ?? nativeSyscalls()) : kernelMap.syscalls;
+  const fd = typeof kernelMap === 'number' ? kernelMap : kernelMap.fd;
+  const info = typeof kernelMap === 'number' ? mapInfo(fd, { syscalls }) : kernelMap.info;
   const name = info.name ? `'${info.name}'` : `fd ${fd}`;
   if (info.type !== MapType.RINGBUF) {
     throw new EbpfError(`open ring buffer ${name}: the map is a ${mapTypeName(info.type)}, not a BPF_MAP_TYPE_RINGBUF`);
@@ -293,5 +345,14 @@ export function openRingBuffer(map: KernelMap | number, options: RingBufferOptio
   if (info.maxEntries === 0 || (info.maxEntries & (info.maxEntries - 1)) !== 0) {
     throw new EbpfError(`open ring buffer ${name}: size ${info.maxEntries} is not a power of 2`);
   }
-  return new RingBufferReader(fd, info.maxEntries, name, syscalls);
+  let decode = options.decode;
+  if (decode === undefined && options.type !== undefined) {
+    if (btf === undefined) throw new EbpfError(`open ring buffer ${name}: records of type '${options.type}' need BTF (give the btf option)`);
+    try {
+      decode = recordDecoder(btf, options.type);
+    } catch (err) {
+      throw EbpfError.wrap(`open ring buffer ${name}`, err);
+    }
+  }
+  return new RingBufferReader(fd, info.maxEntries, name, syscalls, decode);
 }
