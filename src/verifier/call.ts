@@ -57,6 +57,11 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
         if (reg.type !== 'map_ptr' || reg.maybeNull) reject(env, `R${regno} type=${typeName(reg)} expected=map_ptr`);
         map = reg.map;
         break;
+      case 'ctx_or_null':
+        if (isNullScalar(reg)) break;
+        if (reg.type !== 'ctx') reject(env, `R${regno} type=${typeName(reg)} expected=ctx`);
+        checkPtrOffZero(env, reg, regno, 'ctx');
+        break;
       case 'ctx':
         if (reg.type !== 'ctx') reject(env, `R${regno} type=${typeName(reg)} expected=ctx`);
         checkPtrOffZero(env, reg, regno, 'ctx');

@@ -150,6 +150,120 @@ function perfEventValid(off: number, size: number, write: boolean): Result {
   return size === 8 ? SCALAR : undefined;
 }
 
+
+const A = AttachType;
+/** Attach types a cgroup/sock_addr program may be loaded with (kernel: bpf_prog_load_check_attach). */
+const SOCK_ADDR_ATTACH: ReadonlySet<number> = new Set([A.CGROUP_INET4_BIND, A.CGROUP_INET6_BIND, A.CGROUP_INET4_CONNECT,
+  A.CGROUP_INET6_CONNECT, A.CGROUP_UDP4_SENDMSG, A.CGROUP_UDP6_SENDMSG, A.CGROUP_UDP4_RECVMSG, A.CGROUP_UDP6_RECVMSG,
+  A.CGROUP_INET4_GETPEERNAME, A.CGROUP_INET6_GETPEERNAME, A.CGROUP_INET4_GETSOCKNAME, A.CGROUP_INET6_GETSOCKNAME,
+  A.CGROUP_UNIX_CONNECT, A.CGROUP_UNIX_SENDMSG, A.CGROUP_UNIX_RECVMSG, A.CGROUP_UNIX_GETPEERNAME, A.CGROUP_UNIX_GETSOCKNAME]);
+const SOCK_ATTACH: ReadonlySet<number> = new Set([A.CGROUP_INET_SOCK_CREATE, A.CGROUP_INET_SOCK_RELEASE,
+  A.CGROUP_INET4_POST_BIND, A.CGROUP_INET6_POST_BIND]);
+
+/**
+ * The attach type the kernel checks a program against, or undefined when it refuses to load the
+ * program with `attachType` (kernel: bpf_prog_load_fixup_attach_type, bpf_prog_load_check_attach).
+ * Only the types modelled here are checked; the others keep what they were given.
+ */
+export function effectiveAttachType(progType: number, attachType: number): number | undefined {
+  switch (progType) {
+    case ProgramType.CGROUP_SOCK: {
+      const t = attachType === 0 ? A.CGROUP_INET_SOCK_CREATE : attachType;
+      return SOCK_ATTACH.has(t) ? t : undefined;
+    }
+    case ProgramType.CGROUP_SOCK_ADDR:
+      return SOCK_ADDR_ATTACH.has(attachType) ? attachType : undefined;
+    case ProgramType.SK_LOOKUP:
+      return attachType === A.SK_LOOKUP ? attachType : undefined;
+    default:
+      return attachType;
+  }
+}
+
+/** kernel: bpf_ctx_wide_access_ok — an aligned u64 access inside an array of u32 at [start, end). */
+const wideOk = (off: number, size: number, start: number, end: number): boolean =>
+  size === 8 && off >= start && off + size <= end && off % 8 === 0;
+
+// struct bpf_sock_addr: user_family 0, user_ip4 4, user_ip6[4] 8, user_port 24, family 28, type 32,
+// protocol 36, msg_src_ip4 40, msg_src_ip6[4] 44, sk 64; size 72.
+const SOCK_ADDR_SIZE = 72;
+
+/** kernel: sock_addr_is_valid_access. */
+function sockAddrValid(off: number, size: number, write: boolean, attachType: number): Result {
+  if (off < 0 || off >= SOCK_ADDR_SIZE || off % size !== 0) return undefined;
+  const ip4: readonly number[] = [A.CGROUP_INET4_BIND, A.CGROUP_INET4_CONNECT, A.CGROUP_INET4_GETPEERNAME, A.CGROUP_INET4_GETSOCKNAME,
+    A.CGROUP_UDP4_SENDMSG, A.CGROUP_UDP4_RECVMSG];
+  const ip6: readonly number[] = [A.CGROUP_INET6_BIND, A.CGROUP_INET6_CONNECT, A.CGROUP_INET6_GETPEERNAME, A.CGROUP_INET6_GETSOCKNAME,
+    A.CGROUP_UDP6_SENDMSG, A.CGROUP_UDP6_RECVMSG];
+  if (inRange(off, 4, 4) && !ip4.includes(attachType)) return undefined;
+  if (off >= 8 && off < 24 && !ip6.includes(attachType)) return undefined;
+  if (inRange(off, 40, 4) && attachType !== A.CGROUP_UDP4_SENDMSG) return undefined;
+  if (off >= 44 && off < 60 && attachType !== A.CGROUP_UDP6_SENDMSG) return undefined;
+  if ((off >= 4 && off < 28) || (off >= 40 && off < 60)) {
+    if (wideOk(off, size, 8, 24) || wideOk(off, size, 44, 60)) return SCALAR;
+    if (write) return size === 4 ? SCALAR : undefined;
+    return narrowOk(size, 4) ? SCALAR : undefined;
+  }
+  if (off === 64) return !write && size === 8 ? { regType: 'sock' } : undefined;
+  if (off > 64) return undefined; // the rest of the sk pointer: refused here to be safe
+  return !write && size === 4 ? SCALAR : undefined;
+}
+
+// struct bpf_sock: bound_dev_if 0, family 4, type 8, protocol 12, mark 16, priority 20, src_ip4 24,
+// src_ip6[4] 28, src_port 44, dst_port 48 (be16 + 2 bytes padding), dst_ip4 52, dst_ip6[4] 56,
+// state 72, rx_queue_mapping 76; size 80.
+const BPF_SOCK_SIZE = 80;
+
+/** kernel: bpf_sock_is_valid_access followed by __sock_filter_check_attach_type (cgroup/sock programs). */
+function cgroupSockValid(off: number, size: number, write: boolean, attachType: number): Result {
+  if (off < 0 || off >= BPF_SOCK_SIZE || off % size !== 0) return undefined;
+  let sizeOk: boolean;
+  if (off === 72 || off === 4 || off === 8 || off === 12 || off === 44 || off === 76
+    || (off >= 24 && off < 44) || (off >= 52 && off < 72)) sizeOk = narrowOk(size, 4);
+  else if (off >= 48 && off < 50) sizeOk = size === 4 || narrowOk(size, 2);
+  else if (off >= 50 && off < 52) sizeOk = false;
+  else sizeOk = size === 4;
+  if (!sizeOk) return undefined;
+  const t = attachType === 0 ? A.CGROUP_INET_SOCK_CREATE : attachType;
+  if (off === 0 || off === 16 || off === 20) {
+    return t === A.CGROUP_INET_SOCK_CREATE || t === A.CGROUP_INET_SOCK_RELEASE ? SCALAR : undefined;
+  }
+  if (inRange(off, 24, 4) && t !== A.CGROUP_INET4_POST_BIND) return undefined;
+  if (off >= 28 && off < 44 && t !== A.CGROUP_INET6_POST_BIND) return undefined;
+  if (inRange(off, 44, 4) && t !== A.CGROUP_INET4_POST_BIND && t !== A.CGROUP_INET6_POST_BIND) return undefined;
+  return write ? undefined : SCALAR;
+}
+
+// struct sk_msg_md: data 0, data_end 8, family 16, remote_ip4 20, local_ip4 24, remote_ip6[4] 28,
+// local_ip6[4] 44, remote_port 60, local_port 64, size 68, sk 72; size 80.
+const SK_MSG_MD_SIZE = 80;
+
+/** kernel: sk_msg_is_valid_access. */
+function skMsgValid(off: number, size: number, write: boolean): Result {
+  if (write || off < 0 || off >= SK_MSG_MD_SIZE || off % size !== 0) return undefined;
+  if (off === 0) return size === 8 ? { regType: 'pkt' } : undefined;
+  if (off === 8) return size === 8 ? { regType: 'pkt_end' } : undefined;
+  if (off === 72) return size === 8 ? { regType: 'sock' } : undefined;
+  if (off >= 16 && off < 72) return size === 4 ? SCALAR : undefined;
+  return undefined;
+}
+
+// struct bpf_sk_lookup: sk/cookie 0, family 8, protocol 12, remote_ip4 16, remote_ip6[4] 20,
+// remote_port 36 (be16 + 2 bytes zero padding), local_ip4 40, local_ip6[4] 44, local_port 60,
+// ingress_ifindex 64; size 72.
+const SK_LOOKUP_SIZE = 72;
+
+/** kernel: sk_lookup_is_valid_access. */
+function skLookupValid(off: number, size: number, write: boolean): Result {
+  if (write || off < 0 || off >= SK_LOOKUP_SIZE || off % size !== 0) return undefined;
+  if (off === 0) return size === 8 ? { regType: 'sock', maybeNull: true } : undefined;
+  if (off > 0 && off < 8) return undefined;
+  if (off >= 36 && off < 38) return size === 4 || narrowOk(size, 2) ? SCALAR : undefined;
+  if (off >= 38 && off < 40) return narrowOk(size, 2) ? SCALAR : undefined;
+  if (off >= 68) return undefined; // past ingress_ifindex: refused here to be safe
+  return narrowOk(size, 4) ? SCALAR : undefined;
+}
+
 type Validator = (off: number, size: number, write: boolean, attachType: number) => Result;
 
 const VALIDATORS: ReadonlyMap<number, Validator> = new Map<number, Validator>([
@@ -163,6 +277,10 @@ const VALIDATORS: ReadonlyMap<number, Validator> = new Map<number, Validator>([
   [ProgramType.TRACEPOINT, tracepointValid],
   [ProgramType.PERF_EVENT, perfEventValid],
   [ProgramType.RAW_TRACEPOINT, rawTracepointValid],
+  [ProgramType.CGROUP_SOCK_ADDR, sockAddrValid],
+  [ProgramType.CGROUP_SOCK, cgroupSockValid],
+  [ProgramType.SK_MSG, skMsgValid],
+  [ProgramType.SK_LOOKUP, skLookupValid],
 ]);
 
 /** Whether this verifier models the context of `progType`. */
@@ -203,6 +321,15 @@ export function returnRange(progType: number, attachType: number): [bigint, bigi
   switch (progType) {
     case ProgramType.CGROUP_SKB:
       return attachType === AttachType.CGROUP_INET_EGRESS ? [0n, 3n] : [0n, 1n];
+    case ProgramType.CGROUP_SOCK_ADDR:
+      switch (attachType) {
+        case A.CGROUP_INET4_BIND: case A.CGROUP_INET6_BIND: return [0n, 3n];
+        case A.CGROUP_UDP4_RECVMSG: case A.CGROUP_UDP6_RECVMSG: case A.CGROUP_INET4_GETPEERNAME: case A.CGROUP_INET6_GETPEERNAME:
+        case A.CGROUP_INET4_GETSOCKNAME: case A.CGROUP_INET6_GETSOCKNAME: case A.CGROUP_UNIX_RECVMSG:
+        case A.CGROUP_UNIX_GETPEERNAME: case A.CGROUP_UNIX_GETSOCKNAME:
+          return [1n, 1n];
+        default: return [0n, 1n];
+      }
     case ProgramType.CGROUP_SOCK: case ProgramType.SOCK_OPS: case ProgramType.CGROUP_DEVICE: case ProgramType.CGROUP_SYSCTL:
     case ProgramType.CGROUP_SOCKOPT: case ProgramType.SK_LOOKUP: case ProgramType.NETFILTER:
       return [0n, 1n];

@@ -16,6 +16,8 @@ export type ArgType =
   /** Pointer to map value_size readable bytes. */
   | 'map_value'
   | 'ctx'
+  /** The context, or NULL (ARG_PTR_TO_CTX_OR_NULL). */
+  | 'ctx_or_null'
   /** Pointer to memory the helper reads; its size is the next argument. */
   | 'mem'
   /** The same, or NULL (with a zero size). */
@@ -146,6 +148,7 @@ export const HELPER_PROTOS: ReadonlyMap<number, HelperProto> = new Map<number, H
   [132, { args: ['ringbuf_release', 'anything'], ret: 'void' }],
   [133, { args: ['ringbuf_release', 'anything'], ret: 'void' }],
   [134, { args: ['map_ptr', 'anything'], ret: INT, mapTypes: [MapType.RINGBUF] }],
+  [122, { args: ['ctx_or_null'], ret: INT }],
 ]);
 
 /**
@@ -168,6 +171,11 @@ const TC = [...BASE, 9, 10, 11, 13, 17, 18, 19, 23, 25, 26, 28, 34, 39, 46, 47, 
 const XDP = [...BASE, 23, 25, 28, 44, 51, 54, 65];
 const CGROUP_SKB = [...BASE, 25, 26, 46, 47, 68];
 const SK_SKB = [...BASE, 9, 25, 26, 39, 46, 47];
+// kernel: sock_addr_func_proto, sock_filter_func_proto, sk_msg_func_proto, sk_lookup_func_proto (the subset modelled).
+const SOCK_ADDR = [...BASE, 14, 15, 46, 122];
+const CGROUP_SOCK = [...BASE, 14, 15, 46, 122];
+const SK_MSG = [...BASE, 14, 15];
+const SK_LOOKUP = [...BASE];
 const TRACING = [...BASE, 4, 14, 15, 16, 22, 25, 27, 45, 67, 80];
 
 const ALLOWED: ReadonlyMap<number, ReadonlySet<number>> = new Map([
@@ -181,6 +189,10 @@ const ALLOWED: ReadonlyMap<number, ReadonlySet<number>> = new Map([
   [ProgramType.TRACEPOINT, new Set(TRACING)],
   [ProgramType.PERF_EVENT, new Set(TRACING)],
   [ProgramType.RAW_TRACEPOINT, new Set(TRACING)],
+  [ProgramType.CGROUP_SOCK_ADDR, new Set(SOCK_ADDR)],
+  [ProgramType.CGROUP_SOCK, new Set(CGROUP_SOCK)],
+  [ProgramType.SK_MSG, new Set(SK_MSG)],
+  [ProgramType.SK_LOOKUP, new Set(SK_LOOKUP)],
 ]);
 
 /** The prototype of helper `id` for `progType`, or undefined when the program may not call it here. */

@@ -9,7 +9,7 @@ import { checkAlu, checkEndian, checkReadable, checkWritable } from './alu.js';
 import { branchTaken, markPtrOrNull, matchPktPointers, setMinMax, syncLinked } from './branch.js';
 import { checkHelperCall, enterSubprog, exitSubprog } from './call.js';
 import { checkControlFlow, jumpTarget } from './cfg.js';
-import { mayAccessSkb, returnRange } from './ctx.js';
+import { effectiveAttachType, mayAccessSkb, returnRange } from './ctx.js';
 import { type Env, VerifierReject, reject, subprogOf } from './env.js';
 import { alignState, formatFrame, formatKernelInsn, formatReg, touchedRegs } from './log.js';
 import { memAccess, typeName } from './mem.js';
@@ -26,6 +26,14 @@ const MAX_STATES_PER_INSN = 64;
 /** prog_flags bits the verifier reads (include/uapi/linux/bpf.h). */
 const BPF_F_STRICT_ALIGNMENT = 1 << 0;
 const BPF_F_TEST_REG_INVARIANTS = 1 << 7;
+
+/**
+ * prog_flags this verifier accepts: STRICT_ALIGNMENT, ANY_ALIGNMENT, TEST_RND_HI32, TEST_STATE_FREQ,
+ * XDP_HAS_FRAGS, TEST_REG_INVARIANTS. Others (SLEEPABLE, XDP_DEV_BOUND_ONLY, TOKEN_FD, unknown bits)
+ * change what the kernel allows or refuses outright: rejected rather than guessed.
+ */
+const MODELLED_PROG_FLAGS = 1 | 2 | 4 | 8 | 32 | 128;
+const BPF_F_SLEEPABLE = 1 << 4;
 
 export interface VerifyOptions {
   /** `ProgramType.*`; 0 is taken as SOCKET_FILTER, as test_verifier does. */
@@ -69,6 +77,7 @@ export interface VerifyResult {
 const PROG_TYPES_MODELLED = new Set<number>([
   ProgramType.SOCKET_FILTER, ProgramType.KPROBE, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.TRACEPOINT,
   ProgramType.XDP, ProgramType.PERF_EVENT, ProgramType.CGROUP_SKB, ProgramType.SK_SKB, ProgramType.RAW_TRACEPOINT,
+  ProgramType.CGROUP_SOCK_ADDR, ProgramType.CGROUP_SOCK, ProgramType.SK_MSG, ProgramType.SK_LOOKUP,
 ]);
 
 /** Program types this verifier can check (others are rejected as not modelled). */
@@ -106,7 +115,7 @@ export function verify(program: readonly Instruction[] | readonly RawInstruction
   const states = options.collectStates ? new Map<number, string[]>() : undefined;
   const env: Env = {
     progType,
-    attachType: options.expectedAttachType ?? 0,
+    attachType: effectiveAttachType(progType, options.expectedAttachType ?? 0) ?? -1,
     strictAlignment: ((options.flags ?? 0) & BPF_F_STRICT_ALIGNMENT) !== 0,
     testRegInvariants: ((options.flags ?? 0) & BPF_F_TEST_REG_INVARIANTS) !== 0,
     slots,
@@ -124,6 +133,13 @@ export function verify(program: readonly Instruction[] | readonly RawInstruction
     if (slots.length === 0) throw new VerifierReject('empty program', 0);
     if (slots.length > COMPLEXITY_LIMIT_INSNS) throw new VerifierReject(`BPF program is too large. Processed ${slots.length} insn`, 0);
     if (!PROG_TYPES_MODELLED.has(progType)) throw new VerifierReject(`program type ${progType} is not modelled by this verifier`, 0);
+    // kernel: bpf_prog_load's flag mask, and check_attach_btf_id's "can be sleepable" (no type modelled here can be).
+    // A sleepable kprobe (a uprobe.s) loads; the maps it may use are restricted, so only a program without maps is modelled.
+    const sleepableOk = progType === ProgramType.KPROBE
+      && !slots.some((insn) => insn?.kind === 'lddw' && (insn.src === 1 || insn.src === 2 || insn.src === 5 || insn.src === 6));
+    const unmodelledFlags = (options.flags ?? 0) & ~MODELLED_PROG_FLAGS & ~(sleepableOk ? BPF_F_SLEEPABLE : 0);
+    if (unmodelledFlags !== 0) throw new VerifierReject(`prog_flags 0x${unmodelledFlags.toString(16)} (sleepable, device-bound, token…) are not modelled by this verifier`, 0);
+    if (env.attachType === -1) throw new VerifierReject(`expected attach type ${options.expectedAttachType ?? 0} is not valid for program type ${progType}`, 0);
     run.prepare();
     run.check();
     run.checkMaxStackDepth();
