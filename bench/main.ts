@@ -13,6 +13,7 @@ import { Interpreter, Memory } from '../src/vm/index.js';
 import { findSection, parseElf, relocationsFor } from '../src/elf/index.js';
 import { benchRingBuffer, loadProgram, ProgramType, testRun } from '../src/kernel/index.js';
 import { benchMapHelpers } from './vm-map.js';
+import { benchVerifier, verifierCorpora } from './verifier.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const shared = process.env.EBPF_SHARED ?? join(root, '..', 'shared');
@@ -129,6 +130,19 @@ async function ringBufferSection(): Promise<void> {
   console.log(row('producer paced at 500k/s, 1 MiB ring', r.paced));
 }
 
+function verifierSection(): void {
+  console.log('\n## Verifier: the shared test_verifier corpora, ours beside the kernel\'s load time (same run)\n');
+  try {
+    console.log('| corpus | cases | ours (ms) | kernel BPF_PROG_LOAD (ms) | ours ÷ kernel |');
+    console.log('| --- | ---: | ---: | ---: | ---: |');
+    for (const r of benchVerifier(verifierCorpora(shared))) {
+      console.log(`| ${r.file} | ${r.cases} | ${r.oursMs.toFixed(0)} | ${r.kernelMs.toFixed(0)} | ${(r.oursMs / r.kernelMs).toFixed(2)}× |`);
+    }
+  } catch (err) {
+    console.log(`(skipped: ${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
 async function main(): Promise<void> {
   if (!existsSync(benchDir)) {
     console.log(`bench: ${benchDir} not found (set EBPF_SHARED); nothing to measure`);
@@ -159,6 +173,7 @@ async function main(): Promise<void> {
   console.log('\n## Reference baselines from ../shared/bench/README.md (another run, same kind of machine)\n');
   console.log(table.join('\n'));
   await ringBufferSection();
+  verifierSection();
 }
 
 await main();
