@@ -14,6 +14,7 @@ import { findSection, parseElf, relocationsFor } from '../src/elf/index.js';
 import { benchRingBuffer, loadProgram, ProgramType, testRun } from '../src/kernel/index.js';
 import { benchMapHelpers } from './vm-map.js';
 import { benchVerifier, verifierCorpora } from './verifier.js';
+import { benchPcap } from './pcap.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const shared = process.env.EBPF_SHARED ?? join(root, '..', 'shared');
@@ -143,6 +144,14 @@ function verifierSection(): void {
   }
 }
 
+function pcapSection(): void {
+  console.log('\n## ebpf run: the example XDP firewall over 1,000,000 packets in the VM\n');
+  const r = benchPcap();
+  const check = r.kernel === undefined ? 'kernel comparison skipped (no kernel)'
+    : `verdicts equal to the kernel's on a ${r.kernel.sample}-packet sample: ${r.kernel.equal ? 'yes' : 'NO'}`;
+  console.log(`${r.packets} packets in ${r.seconds.toFixed(2)} s: ${(r.pps / 1e3).toFixed(0)}k packets/s; ${check}`);
+}
+
 async function main(): Promise<void> {
   if (!existsSync(benchDir)) {
     console.log(`bench: ${benchDir} not found (set EBPF_SHARED); nothing to measure`);
@@ -174,6 +183,7 @@ async function main(): Promise<void> {
   console.log(table.join('\n'));
   await ringBufferSection();
   verifierSection();
+  pcapSection();
 }
 
 await main();

@@ -17,9 +17,11 @@ import { helloCommand } from './hello.js';
 import { xdpFirewallCommand } from './xdp-firewall.js';
 import { tcRedirectCommand } from './tc-redirect.js';
 import { sockmapAccelCommand } from './sockmap-accel.js';
+import { runCommand } from './run.js';
+import { featureCommand } from './feature.js';
 
 const COMMANDS: readonly Command[] = [asmCommand, disasmCommand, execCommand, btfCommand, objectCommand, progCommand, mapCommand, verifyCommand, conformancePlugin,
-  execsnoopCommand, opensnoopCommand, helloCommand, xdpFirewallCommand, tcRedirectCommand, sockmapAccelCommand];
+  execsnoopCommand, opensnoopCommand, helloCommand, xdpFirewallCommand, tcRedirectCommand, sockmapAccelCommand, runCommand, featureCommand];
 
 const USAGE = `Usage: ebpf COMMAND [ARGS...]
 

@@ -18,6 +18,8 @@ import { kernelMapName } from '../kernel/object/create-maps.js';
 import { objectProgramById, openObjectProgram } from '../kernel/object/open.js';
 import type { ObjectProgram } from '../kernel/object/object-program.js';
 import { loadObjectSpec, ProgramType, mapTypeShortName, programTypeShortName, type LoadObjectOptions } from '../object/index.js';
+import { loadObjectVm } from '../vm/object/load.js';
+import { xdpHelpers } from '../vm/programs/xdp-helpers.js';
 import { type Command, type Io, UsageError, toHex } from './command.js';
 import { toJson } from './json-value.js';
 import { fdinfo, takeOutputFlags } from './map.js';
@@ -95,10 +97,7 @@ export const progCommand: Command = {
       }
       case 'run': {
         const backend = values.backend ?? 'kernel';
-        if (backend === 'vm') {
-          throw new NotSupportedError("prog run --backend vm: the userspace VM cannot load objects yet (no src/vm object loader); use --backend kernel");
-        }
-        if (backend !== 'kernel') throw new UsageError(`unknown backend '${backend}' (kernel or vm)`);
+        if (backend !== 'kernel' && backend !== 'vm') throw new UsageError(`unknown backend '${backend}' (kernel or vm)`);
         if (values['data-in'] === undefined && values['ctx-in'] === undefined) throw new UsageError('give --data-in FILE (and/or --ctx-in FILE)');
         const input = {
           ...(values['data-in'] === undefined ? {} : { data: io.readFile(values['data-in']) }),
@@ -107,7 +106,9 @@ export const progCommand: Command = {
           // The context comes back only when asked for: some program types refuse ctx_out.
           ctxSizeOut: values['ctx-out'] === undefined ? 0 : undefined,
         };
-        const result = runProgram(io, rest, values.prog, values['prog-type'] ?? [], input);
+        const result = backend === 'vm'
+          ? runProgramVm(io, rest, values.prog, values['prog-type'] ?? [], input)
+          : runProgram(io, rest, values.prog, values['prog-type'] ?? [], input);
         if (values['data-out'] !== undefined) io.writeFile(values['data-out'], result.dataOut);
         if (values['ctx-out'] !== undefined && result.ctxOut !== undefined) io.writeFile(values['ctx-out'], result.ctxOut);
         if (flags.json) {
@@ -391,6 +392,33 @@ function runProgram(io: Io, target: readonly string[], progName: string | undefi
   try {
     const result = run(obj.programs[name]!);
     return { ...result, dataOut: result.dataOut.slice(), ...(result.ctxOut === undefined ? {} : { ctxOut: result.ctxOut.slice() }) };
+  } finally {
+    obj.dispose();
+  }
+}
+
+/**
+ * `prog run --backend vm`: the program of OBJ test-run in the userspace VM (loadObjectVm, with
+ * the XDP packet helpers as `ebpf run` has them), with the kernel backend's output shape.
+ */
+function runProgramVm(io: Io, target: readonly string[], progName: string | undefined, progTypes: readonly string[],
+  request: { data?: Uint8Array; ctx?: Uint8Array; repeat?: number; ctxSizeOut?: number | undefined }): TestRunResult {
+  if (target[0] === 'id' || target[0] === 'pinned') throw new UsageError('--backend vm runs a program of an object file, not a loaded program');
+  const [file, ...extra] = target;
+  if (file === undefined || extra.length > 0) throw new UsageError('expected one OBJ');
+  const spec = loadObjectSpec(io.readFile(file), { programTypes: programTypeOptions(progTypes) });
+  const name = progName ?? (spec.programs.length === 1 ? spec.programs[0]!.name : undefined);
+  if (name === undefined) {
+    throw new UsageError(`--prog NAME: the object has ${spec.programs.length} programs (${spec.programs.map((p) => p.name).join(', ')})`);
+  }
+  if (spec.programs.every((p) => p.name !== name)) throw new UsageError(`no program '${name}' in ${file}`);
+  const obj = loadObjectVm(spec, { programs: [name], helpers: xdpHelpers });
+  try {
+    const { ctxSizeOut, data, ctx, repeat } = request;
+    const result = obj.programs[name]!.testRun({
+      ...(data === undefined ? {} : { data }), ...(ctx === undefined ? {} : { ctx }), ...(repeat === undefined ? {} : { repeat }),
+    });
+    return { retval: result.retval, durationNs: result.durationNs, dataOut: result.dataOut, ctxOut: ctxSizeOut === 0 ? undefined : result.ctxOut };
   } finally {
     obj.dispose();
   }

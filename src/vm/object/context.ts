@@ -9,6 +9,7 @@ import { EbpfError, NotSupportedError } from '../../errors.js';
 import type { TestRunInput } from '../../object/loaded.js';
 import { ProgramType, programTypeName } from '../../object/uapi-types.js';
 import type { Memory, Region } from '../memory.js';
+import { packetContextModels } from './context-packet.js';
 
 /** One run's input, laid out in VM memory. */
 export interface PreparedRun {
@@ -55,8 +56,9 @@ export const rawContext: ContextModel = (memory, input, program) => {
   };
 };
 
-/** The models the VM has without src/vm/programs: program types whose context is plain bytes. */
+/** The VM's models: program types whose context is plain bytes, and the packet types (context-packet.ts). */
 export const defaultContextModels: ContextModels = new Map<number, ContextModel>([
+  ...packetContextModels,
   [ProgramType.SYSCALL, rawContext],
   [ProgramType.RAW_TRACEPOINT, rawContext],
   [ProgramType.RAW_TRACEPOINT_WRITABLE, rawContext],
