@@ -161,7 +161,7 @@ export function formatObjectReport(r: ObjectReport, file: string): string {
 }
 
 /** `--prog-type NAME=TYPE` options as LoadObjectOptions.programTypes. */
-function programTypeOptions(values: string[]): LoadObjectOptions['programTypes'] {
+export function programTypeOptions(values: readonly string[]): LoadObjectOptions['programTypes'] {
   const out: Record<string, { type: number }> = {};
   for (const v of values) {
     const eq = v.lastIndexOf('=');

@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EbpfError, NotSupportedError } from '../errors.js';
+import { EbpfError } from '../errors.js';
 import { KernelError } from '../kernel/error.js';
 import { programIds } from '../kernel/ids.js';
 import type { ProgramInfo } from '../kernel/info.js';
@@ -23,6 +23,7 @@ import { xdpHelpers } from '../vm/programs/xdp-helpers.js';
 import { type Command, type Io, UsageError, toHex } from './command.js';
 import { toJson } from './json-value.js';
 import { fdinfo, takeOutputFlags } from './map.js';
+import { programTypeOptions } from './object.js';
 
 const USAGE = `Usage: ebpf prog loadall OBJ [--pin DIR] [--pinmaps DIR] [--pin-root DIR]
                         [--prog-type NAME=TYPE]... [--log-level N] [-j [-p]]
@@ -132,20 +133,6 @@ export const progCommand: Command = {
 function positiveInt(text: string, what: string): number {
   if (!/^\d+$/.test(text)) throw new UsageError(`${what} wants a number, got '${text}'`);
   return Number(text);
-}
-
-/** `--prog-type NAME=TYPE` options (as `ebpf object show` takes them). */
-function programTypeOptions(values: readonly string[]): LoadObjectOptions['programTypes'] {
-  const out: Record<string, { type: number }> = {};
-  for (const v of values) {
-    const eq = v.lastIndexOf('=');
-    if (eq <= 0) throw new UsageError(`--prog-type wants NAME=TYPE, got '${v}'`);
-    const typeText = v.slice(eq + 1).toUpperCase().replace(/^BPF_PROG_TYPE_/, '');
-    const type = (ProgramType as Record<string, number>)[typeText] ?? (/^\d+$/.test(typeText) ? Number(typeText) : undefined);
-    if (type === undefined) throw new UsageError(`unknown program type '${v.slice(eq + 1)}'`);
-    out[v.slice(0, eq)] = { type };
-  }
-  return out;
 }
 
 /** The object's name as libbpf takes it: the file name up to its first dot. */
