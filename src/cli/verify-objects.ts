@@ -5,7 +5,7 @@
  * and the exact instructions the kernel saw are then checked by our verifier with the same
  * maps. The kernel's verdict is the oracle. Node only.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { decodeSlots } from '../isa/index.js';
 import { loadObject, nativeSyscalls, type Syscalls, type UserMemory } from '../kernel/index.js';
 import { PROG_LOAD } from '../kernel/attr.js';
@@ -104,8 +104,10 @@ export function compareObjectWithKernel(path: string): ObjectProgramVerdict[] {
   const objectName = path.split('/').pop()!.split('.')[0]!;
   const out: ObjectProgramVerdict[] = [];
   let obj: ReturnType<typeof loadObject> | undefined;
+  // Maps pinned by name go to a scratch bpffs directory, never the real /sys/fs/bpf.
+  const pinPath = mkdtempSync('/sys/fs/bpf/ebpf-verify-');
   try {
-    obj = loadObject(spec, { partial: true, syscalls, objectName });
+    obj = loadObject(spec, { partial: true, syscalls, objectName, pinPath });
     for (const load of loads) {
       if (!names.has(load.name)) continue;
       const result = verify(decodeSlots(load.insns), {
@@ -119,6 +121,7 @@ export function compareObjectWithKernel(path: string): ObjectProgramVerdict[] {
     }
   } finally {
     obj?.dispose();
+    rmSync(pinPath, { recursive: true, force: true });
   }
   return out;
 }
