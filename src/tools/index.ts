@@ -13,3 +13,4 @@ export * from './xdp-firewall.js';
 export * from './tc-redirect.js';
 export * from './sockmap-accel.js';
 export * from './sockmap-bench.js';
+export * from './pinned-attachment.js';

@@ -6,13 +6,11 @@
  */
 import { join } from 'node:path';
 import { EbpfError } from '../errors.js';
-import type { Link } from '../kernel/link/link.js';
-import type { KernelObject } from '../kernel/object/kernel-object.js';
 import type { ObjectMap } from '../kernel/object/object-map.js';
 import { openObjectMap } from '../kernel/object/open.js';
 import { interfaceIndex, interfaceNames } from './netif.js';
-import { loadToolObject } from './objects.js';
-import { defaultPinDir, preparePinDir, removePins } from './pins.js';
+import { defaultPinDir } from './pins.js';
+import { attachPinned, PinnedAttachment, type PinnedParts } from './pinned-attachment.js';
 
 const TOOL = 'tc-redirect';
 const PINNED = ['ports'] as const;
@@ -102,53 +100,19 @@ export class RedirectRoutes implements Disposable {
 }
 
 /** An attached redirect program. `close()` detaches it and removes its pin (unless `keep`). */
-export class TcRedirect implements Disposable {
-  readonly pinDir: string;
+export class TcRedirect extends PinnedAttachment {
   readonly routes: RedirectRoutes;
-  readonly object: KernelObject;
-  readonly link: Link;
-  readonly #owner: string | undefined;
-  #closed = false;
 
-  private constructor(pinDir: string, owner: string | undefined, object: KernelObject, link: Link, netns: string | undefined) {
-    this.pinDir = pinDir;
-    this.#owner = owner;
-    this.object = object;
-    this.link = link;
-    this.routes = new RedirectRoutes(object.maps.ports!, netns, false);
+  private constructor(parts: PinnedParts, netns: string | undefined) {
+    super(parts);
+    this.routes = new RedirectRoutes(parts.object.maps.ports!, netns, false);
   }
 
   /** Loads the program with its map pinned in the pin directory (reusing one pinned there before) and attaches it to the interface's tcx egress. */
   static attach(target: RedirectTarget): TcRedirect {
-    const pinDir = redirectPinDir(target);
     const owner = target.pinDir === undefined ? TOOL : undefined;
-    preparePinDir(pinDir);
-    let object: KernelObject | undefined;
-    try {
-      object = loadToolObject('tc_redirect', { pinPath: pinDir });
-      const link = object.programs.tc_redirect!.attach({ ifname: target.iface, ...(target.netns === undefined ? {} : { netns: target.netns }) });
-      return new TcRedirect(pinDir, owner, object, link, target.netns);
-    } catch (err) {
-      const made = PINNED.filter((name) => object?.maps[name]?.reused === false);
-      object?.dispose();
-      removePins(pinDir, made, owner);
-      throw err;
-    }
-  }
-
-  /** Detaches, releases the program, and removes the pin unless `keep`. Idempotent. */
-  close(options: { keep?: boolean } = {}): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.link.close();
-    } finally {
-      this.object.dispose();
-      if (!options.keep) removePins(this.pinDir, PINNED, this.#owner);
-    }
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
+    const parts = attachPinned('tc_redirect', redirectPinDir(target), owner, PINNED, (object) =>
+      object.programs.tc_redirect!.attach({ ifname: target.iface, ...(target.netns === undefined ? {} : { netns: target.netns }) }));
+    return new TcRedirect(parts, target.netns);
   }
 }

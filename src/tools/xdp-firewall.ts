@@ -6,16 +6,14 @@
  */
 import { join } from 'node:path';
 import { EbpfError } from '../errors.js';
-import type { Link } from '../kernel/link/link.js';
 import type { XdpMode } from '../kernel/link/xdp.js';
 import { UpdateFlag } from '../kernel/map-types.js';
 import { isKeyExist } from '../kernel/map-errors.js';
-import type { KernelObject } from '../kernel/object/kernel-object.js';
 import type { ObjectMap } from '../kernel/object/object-map.js';
 import { openObjectMap } from '../kernel/object/open.js';
 import { formatIpv4Prefix, parseIpv4Prefix } from './cidr.js';
-import { loadToolObject } from './objects.js';
-import { defaultPinDir, preparePinDir, removePins } from './pins.js';
+import { defaultPinDir } from './pins.js';
+import { attachPinned, PinnedAttachment, type PinnedParts } from './pinned-attachment.js';
 
 const TOOL = 'xdp-firewall';
 /** The pinned maps (LIBBPF_PIN_BY_NAME in xdp_firewall.c). */
@@ -139,21 +137,12 @@ export interface XdpFirewallOptions extends FirewallTarget {
 }
 
 /** An attached firewall. `close()` detaches it and removes its pins (unless `keep`). */
-export class XdpFirewall implements Disposable {
-  readonly pinDir: string;
+export class XdpFirewall extends PinnedAttachment {
   readonly rules: FirewallRules;
-  readonly object: KernelObject;
-  readonly link: Link;
-  /** The tool's name when the pin directory is its default one (removed when empty), else undefined. */
-  readonly #owner: string | undefined;
-  #closed = false;
 
-  private constructor(pinDir: string, owner: string | undefined, object: KernelObject, link: Link) {
-    this.pinDir = pinDir;
-    this.#owner = owner;
-    this.object = object;
-    this.link = link;
-    this.rules = new FirewallRules(object.maps.rules!, object.maps.totals, false);
+  private constructor(parts: PinnedParts) {
+    super(parts);
+    this.rules = new FirewallRules(parts.object.maps.rules!, parts.object.maps.totals, false);
   }
 
   /**
@@ -161,40 +150,14 @@ export class XdpFirewall implements Disposable {
    * before: rules kept with `--keep` survive), adds `rules`, and attaches it to the interface.
    */
   static attach(options: XdpFirewallOptions): XdpFirewall {
-    const pinDir = firewallPinDir(options);
     const owner = options.pinDir === undefined ? TOOL : undefined;
-    preparePinDir(pinDir);
-    let object: KernelObject | undefined;
-    try {
-      object = loadToolObject('xdp_firewall', { pinPath: pinDir });
+    const parts = attachPinned('xdp_firewall', firewallPinDir(options), owner, PINNED, (object) => {
       const rules = new FirewallRules(object.maps.rules!, object.maps.totals, false);
       for (const rule of options.rules ?? []) rules.add(rule);
-      const link = object.programs.xdp_firewall!.attach({
+      return object.programs.xdp_firewall!.attach({
         ifname: options.iface, ...(options.netns === undefined ? {} : { netns: options.netns }), ...(options.mode === undefined ? {} : { xdpMode: options.mode }),
       });
-      return new XdpFirewall(pinDir, owner, object, link);
-    } catch (err) {
-      // Only pins this load made: maps reused from an earlier firewall stay as they were.
-      const made = PINNED.filter((name) => object?.maps[name]?.reused === false);
-      object?.dispose();
-      removePins(pinDir, made, owner);
-      throw err;
-    }
-  }
-
-  /** Detaches, releases the program, and removes the pins unless `keep`. Idempotent. */
-  close(options: { keep?: boolean } = {}): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.link.close();
-    } finally {
-      this.object.dispose();
-      if (!options.keep) removePins(this.pinDir, PINNED, this.#owner);
-    }
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
+    });
+    return new XdpFirewall(parts);
   }
 }
