@@ -17,6 +17,7 @@ import { mapHelpers } from '../helpers/index.js';
 import { stringHelpers } from '../helpers/strings.js';
 import type { TracePipe } from '../helpers/trace-pipe.js';
 import { traceHelpers } from '../helpers/trace.js';
+import { skbHelpers } from '../programs/skb-helpers.js';
 import { xdpHelpers } from '../programs/xdp-helpers.js';
 import { ExecutionState, Interpreter } from '../interpreter.js';
 import { ArrayOfMapsMap, ProgArrayMap } from '../maps/fd-array.js';
@@ -141,7 +142,7 @@ export function loadObjectVm(source: ObjectSpec | Uint8Array, options: VmObjectO
   const registry = new MapRegistry(memory, { cpus: options.cpus ?? 1, cpu: options.cpu ?? 0 });
   const helpers = new Map<number, Helper>([
     ...mapHelpers(registry), ...toEntries(callbackHelpers), ...coreHelpers(host, { registry }),
-    ...traceHelpers(host), ...stringHelpers(host), ...toEntries(xdpHelpers), ...toEntries(options.helpers),
+    ...traceHelpers(host), ...stringHelpers(host), ...toEntries(xdpHelpers), ...toEntries(skbHelpers), ...toEntries(options.helpers),
   ]);
 
   // Programs first, as libbpf relocates before it creates anything: what the VM cannot run

@@ -13,3 +13,4 @@ export * from './perf-event.js';
 export * from './raw-tracepoint.js';
 export * from './syscall.js';
 export * from './tracepoint.js';
+export * from './skb-helpers.js';
