@@ -9,16 +9,8 @@ import type { Btf } from '../../btf/btf.js';
 import { EbpfError, NotSupportedError } from '../../errors.js';
 import type { LoadedObject } from '../../object/loaded.js';
 import { loadObjectSpec, ObjectSpec, type LoadObjectOptions, type MapSpec, type ProgramSpec } from '../../object/index.js';
-import { callbackHelpers } from '../callbacks.js';
-import type { Helper, HelperTable } from '../helpers.js';
-import { coreHelpers } from '../helpers/core.js';
 import { VmHost, type VmHostOptions } from '../helpers/host.js';
-import { mapHelpers } from '../helpers/index.js';
-import { stringHelpers } from '../helpers/strings.js';
 import type { TracePipe } from '../helpers/trace-pipe.js';
-import { traceHelpers } from '../helpers/trace.js';
-import { skbHelpers } from '../programs/skb-helpers.js';
-import { xdpHelpers } from '../programs/xdp-helpers.js';
 import { ExecutionState, Interpreter } from '../interpreter.js';
 import { ArrayOfMapsMap, ProgArrayMap } from '../maps/fd-array.js';
 import { MapType } from '../maps/flags.js';
@@ -27,6 +19,8 @@ import type { VmMap } from '../maps/map.js';
 import { MapRegistry } from '../maps/registry.js';
 import { Memory, type Region } from '../memory.js';
 import { defaultContextModels, type ContextModels } from './context.js';
+import type { HelperTable } from '../helpers.js';
+import { mergeHelperTables, vmHelperTables } from './helper-tables.js';
 import { fillKconfig, type KconfigValue } from './kconfig.js';
 import { mapCodec } from './map-codec.js';
 import { VmObjectMap } from './map.js';
@@ -140,10 +134,7 @@ export function loadObjectVm(source: ObjectSpec | Uint8Array, options: VmObjectO
   const host = options.host instanceof VmHost ? options.host : new VmHost(options.host);
   const memory = new Memory();
   const registry = new MapRegistry(memory, { cpus: options.cpus ?? 1, cpu: options.cpu ?? 0 });
-  const helpers = new Map<number, Helper>([
-    ...mapHelpers(registry), ...toEntries(callbackHelpers), ...coreHelpers(host, { registry }),
-    ...traceHelpers(host), ...stringHelpers(host), ...toEntries(xdpHelpers), ...toEntries(skbHelpers), ...toEntries(options.helpers),
-  ]);
+  const helpers = mergeHelperTables([...vmHelperTables({ registry, host }), options.helpers]);
 
   // Programs first, as libbpf relocates before it creates anything: what the VM cannot run
   // fails before a map exists.
@@ -220,12 +211,6 @@ function inProgram<T>(p: ProgramSpec, step: () => T): T {
     if (err instanceof NotSupportedError) throw new NotSupportedError(`load program '${p.name}': ${err.message}`, { cause: err });
     throw EbpfError.wrap(`load program '${p.name}'`, err);
   }
-}
-
-function toEntries(table: HelperTable | undefined): Array<[number, Helper]> {
-  if (table === undefined) return [];
-  if (table instanceof Map) return [...(table as ReadonlyMap<number, Helper>).entries()];
-  return Object.entries(table as Readonly<Record<number, Helper>>).map(([id, fn]) => [Number(id), fn]);
 }
 
 /** The spec to load: parsed if need be, with constants and variables set on a copy of its data. */

@@ -1,0 +1,46 @@
+/**
+ * The helpers an object loaded into the VM gets: one table per area, merged in this order
+ * (a later table's entry for an id replaces an earlier one's).
+ */
+import { callbackHelpers } from '../callbacks.js';
+import type { Helper, HelperTable } from '../helpers.js';
+import { coreHelpers } from '../helpers/core.js';
+import type { VmHost } from '../helpers/host.js';
+import { mapHelpers } from '../helpers/index.js';
+import { stringHelpers } from '../helpers/strings.js';
+import { traceHelpers } from '../helpers/trace.js';
+import type { MapRegistry } from '../maps/registry.js';
+import { skbHelpers } from '../programs/skb-helpers.js';
+import { xdpHelpers } from '../programs/xdp-helpers.js';
+
+/** What the helper tables are made for: the object's maps and its host. */
+export interface HelperTableParts {
+  readonly registry: MapRegistry;
+  readonly host: VmHost;
+}
+
+/** Every helper table of the VM, one line per area. */
+export function vmHelperTables({ registry, host }: HelperTableParts): HelperTable[] {
+  return [
+    mapHelpers(registry),
+    callbackHelpers,
+    coreHelpers(host, { registry }),
+    traceHelpers(host),
+    stringHelpers(host),
+    xdpHelpers,
+    skbHelpers,
+  ];
+}
+
+/** The tables merged into one map by helper id. */
+export function mergeHelperTables(tables: readonly (HelperTable | undefined)[]): Map<number, Helper> {
+  const merged = new Map<number, Helper>();
+  for (const table of tables) {
+    if (table === undefined) continue;
+    const entries: Iterable<[number, Helper]> = table instanceof Map
+      ? (table as ReadonlyMap<number, Helper>).entries()
+      : Object.entries(table as Readonly<Record<number, Helper>>).map(([id, fn]): [number, Helper] => [Number(id), fn]);
+    for (const [id, fn] of entries) merged.set(id, fn);
+  }
+  return merged;
+}
