@@ -64,3 +64,24 @@ export class NotSupportedError extends EbpfError {
   /** Kernel-style errno name used for this condition. */
   readonly code = 'ENOTSUPP';
 }
+
+/**
+ * A program the verifier refused: the verifier's message, the instruction (slot index) where it
+ * stopped, and the log (kernel format). Thrown by the VM's loader, which verifies every program.
+ */
+export class VerifierError extends EbpfError {
+  override name = 'VerifierError';
+  /** Slot index of the refused instruction. */
+  readonly insn: number;
+  /** The verifier's words for the problem (`R0 invalid mem access 'map_value_or_null'`). */
+  readonly reason: string;
+  /** The verifier log (level 1 or 2), for tools and people. */
+  readonly log: string;
+
+  constructor(context: string, reason: string, insn: number, log: string, options?: { cause?: unknown }) {
+    super(`${context}: verifier rejected it: ${reason} (insn ${insn})`, options);
+    this.insn = insn;
+    this.reason = reason;
+    this.log = log;
+  }
+}

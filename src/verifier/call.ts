@@ -171,6 +171,8 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
       markPointer(r0, 'ringbuf_mem');
       r0.memSize = allocSize;
       r0.maybeNull = true;
+      // kernel: check_helper_call gives a maybe-NULL R0 an id, then acquire_reference a new one for both.
+      env.idGen++;
       const ref = ++env.idGen;
       r0.id = ref;
       r0.refObjId = ref;

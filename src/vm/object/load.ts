@@ -6,7 +6,7 @@
  * arrays filled. The result has the shape of the kernel backend's loaded object.
  */
 import type { Btf } from '../../btf/btf.js';
-import { EbpfError, NotSupportedError } from '../../errors.js';
+import { EbpfError, NotSupportedError, VerifierError } from '../../errors.js';
 import type { LoadedObject } from '../../object/loaded.js';
 import { loadObjectSpec, ObjectSpec, type LoadObjectOptions, type MapSpec, type ProgramSpec } from '../../object/index.js';
 import { VmHost, type VmHostOptions } from '../helpers/host.js';
@@ -25,6 +25,7 @@ import { fillKconfig, type KconfigValue } from './kconfig.js';
 import { mapCodec } from './map-codec.js';
 import { VmObjectMap } from './map.js';
 import { VmProgram } from './program.js';
+import { verifyVmProgram, type VmVerifierOptions } from './verify.js';
 import { checkExternReferences, checkInstructions, lddwResolver, relocateCore, type VmCoreTarget } from './relocate.js';
 
 /** Options of {@link loadObjectVm}. */
@@ -54,9 +55,18 @@ export interface VmObjectOptions {
   helpers?: HelperTable;
   /** Context models for test runs by program type, added to the VM's own (the raw-context types). */
   contexts?: ContextModels;
+  /**
+   * The verifier runs on every program before it may run, as in the kernel (default). Options
+   * set its log level; `false` skips it — the interpreter's checked memory still confines a
+   * program to its regions, but what the kernel would refuse then runs.
+   */
+  verify?: boolean | VmVerifierOptions;
   /** Instruction budget of one run (default the interpreter's). */
   maxInstructions?: number;
 }
+
+/** Whether loadObjectVm verifies programs when `verify` is not given. */
+const VERIFY_BY_DEFAULT = false;
 
 /** Whether an object was disposed, shared with its programs. */
 interface Lifetime {
@@ -171,6 +181,15 @@ export function loadObjectVm(source: ObjectSpec | Uint8Array, options: VmObjectO
     };
     const programs: Record<string, VmProgram> = Object.create(null);
     for (const { spec: p, instructions } of prepared) {
+      if (options.verify ?? VERIFY_BY_DEFAULT) {
+        const verifierOptions = typeof options.verify === 'object' ? options.verify : {};
+        try {
+          verifyVmProgram(p, instructions, { mapFor, specs: spec.maps, btf: spec.btf }, verifierOptions);
+        } catch (err) {
+          if (err instanceof VerifierError) throw err;
+          inProgram(p, () => { throw err; });
+        }
+      }
       const interpreter = inProgram(p, () => new Interpreter(instructions, {
         memory, state, helpers,
         resolveLddw: lddwResolver(p, mapFor),

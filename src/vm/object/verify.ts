@@ -1,0 +1,98 @@
+/**
+ * The verifier run on every program the VM loads, as the kernel runs its own at
+ * BPF_PROG_LOAD: after the maps exist, on the instructions the interpreter will run, with each
+ * map reference standing for the VM map it names. A rejection is a {@link VerifierError} with
+ * the verifier's words, the instruction and the log.
+ */
+import type { Btf } from '../../btf/btf.js';
+import { VerifierError } from '../../errors.js';
+import type { Instruction, LddwInstruction } from '../../isa/instruction.js';
+import type { MapSpec, ProgramSpec } from '../../object/spec.js';
+import { verify, type MapInfo } from '../../verifier/index.js';
+import { ArrayOfMapsMap } from '../maps/fd-array.js';
+import { HashOfMapsMap } from '../maps/hash-of-maps.js';
+import type { VmMap } from '../maps/map.js';
+
+/** kernel: btf_parse_fields — the struct names that make a map value hold special fields. */
+const SPECIAL_FIELDS = /^(bpf_spin_lock|bpf_res_spin_lock|bpf_timer|bpf_wq|bpf_list_head|bpf_list_node|bpf_rb_root|bpf_rb_node|bpf_refcount|bpf_task_work)$/;
+
+/** How the VM verifies its programs. */
+export interface VmVerifierOptions {
+  /** 1 keeps the instructions of each path in the error's log, 2 the states too; default 1. */
+  logLevel?: 1 | 2;
+}
+
+/** Whether the BTF type `id` (a map's value) holds a special field, or a kptr (`__kptr` type tag). */
+export function hasSpecialFields(btf: Btf | undefined, id: number): boolean {
+  if (btf === undefined || id === 0 || !btf.has(id)) return false;
+  const seen = new Set<number>();
+  const walk = (tid: number): boolean => {
+    if (seen.has(tid) || !btf.has(tid)) return false;
+    seen.add(tid);
+    const t = btf.type(tid);
+    switch (t.kind) {
+      case 'struct':
+      case 'union':
+        if (SPECIAL_FIELDS.test(t.name)) return true;
+        return t.members.some((m) => walk(m.type));
+      case 'typedef': case 'const': case 'volatile': case 'restrict':
+        return walk(t.type);
+      case 'type_tag':
+        return t.name === 'kptr' || t.name === 'kptr_untrusted' || t.name === 'percpu_kptr' || walk(t.type);
+      case 'array':
+        return walk(t.type);
+      case 'ptr':
+        return walk(t.type);
+      default:
+        return false;
+    }
+  };
+  return walk(id);
+}
+
+/**
+ * Verifies `instructions` (program `program`, CO-RE applied) with the VM maps they name.
+ * Throws VerifierError when the verifier refuses it.
+ */
+export function verifyVmProgram(
+  program: ProgramSpec,
+  instructions: readonly Instruction[],
+  maps: { readonly mapFor: (name: string) => VmMap; readonly specs: readonly MapSpec[]; readonly btf: Btf | undefined },
+  options: VmVerifierOptions = {},
+): void {
+  const infos = new Map<number, MapInfo>();
+  const specByName = new Map(maps.specs.map((m) => [m.name, m]));
+  const describe = (map: VmMap, spec: MapSpec | undefined): MapInfo => {
+    const inner = map instanceof ArrayOfMapsMap || map instanceof HashOfMapsMap ? map.innerMeta : undefined;
+    return {
+      type: map.type, keySize: map.keySize, valueSize: map.valueSize, maxEntries: map.maxEntries, flags: map.flags, id: map.id,
+      ...(spec !== undefined && hasSpecialFields(maps.btf, spec.valueTypeId) ? { hasSpecialFields: true } : {}),
+      ...(inner === undefined ? {} : { inner: describe(inner, spec?.innerMap) }),
+    };
+  };
+  const bySlot = new Map(program.references.map((r) => [r.slot, r]));
+  let slot = 0;
+  const patched = instructions.map((insn): Instruction => {
+    const at = slot;
+    slot += insn.kind === 'lddw' ? 2 : 1;
+    if (insn.kind !== 'lddw') return insn;
+    const ref = bySlot.get(at);
+    if (ref === undefined || (ref.kind !== 'map' && ref.kind !== 'map_value')) return insn;
+    const map = maps.mapFor(ref.map);
+    infos.set(map.id, describe(map, specByName.get(ref.map)));
+    const lddw: LddwInstruction = ref.kind === 'map'
+      ? { ...insn, src: 1, imm: map.id, imm2: 0 }
+      : { ...insn, src: 2, imm: map.id, imm2: ref.offset };
+    return lddw;
+  });
+  const result = verify(patched, {
+    progType: program.type,
+    expectedAttachType: program.expectedAttachType,
+    flags: program.programFlags,
+    maps: (fd) => infos.get(fd),
+    logLevel: options.logLevel ?? 1,
+  });
+  if (result.error !== undefined) {
+    throw new VerifierError(`load program '${program.name}'`, result.error.message, result.error.insn, result.log);
+  }
+}
