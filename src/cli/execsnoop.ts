@@ -1,10 +1,9 @@
 /** `ebpf execsnoop`: every exec() on the system, BCC-style (src/tools/execsnoop.ts). */
 import { parseArgs } from 'node:util';
 import { startExecsnoop, type ExecEvent } from '../tools/execsnoop.js';
-import { armStop } from '../tools/stop.js';
 import { type Command, UsageError } from './command.js';
 import { toJson } from './json-value.js';
-import { clockTime, parseDuration, parsePositive, parseRegExp, RUN_OPTIONS, secondsSince } from './tool-options.js';
+import { clockTime, parsePositive, parseRegExp, RUN_OPTIONS, streamToolEvents } from './tool-options.js';
 
 const USAGE = `Usage: ebpf execsnoop [-t | -T] [-x] [-q] [-n NAME] [-l LINE] [--max-args N] [-j] [-d SECONDS] [-c COUNT]
 
@@ -47,33 +46,26 @@ export const execsnoopCommand: Command = {
       allowPositionals: true,
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const durationMs = parseDuration(values.duration);
-    const count = parsePositive(values.count, 'count') ?? Infinity;
     const name = parseRegExp(values.name, 'name');
     const line = parseRegExp(values.line, 'line');
     const maxArgs = parsePositive(values['max-args'], 'max args');
-
-    using stop = armStop(durationMs === undefined ? {} : { durationMs });
-    using snoop = startExecsnoop({ includeFailed: values.fails ?? false, ...(maxArgs === undefined ? {} : { maxArgs }) });
-    const startNs = process.hrtime.bigint();
-    io.err('execsnoop: tracing exec()s; Ctrl-C to end\n');
     const time = values.timestamp ? 'TIME(s)  ' : values.time ? 'TIME     ' : '';
-    if (!values.json) io.out(`${time}${'PCOMM'.padEnd(16)} ${'PID'.padEnd(7)} ${'PPID'.padEnd(7)} RET ARGS\n`);
-    let printed = 0;
-    for await (const e of snoop.events(stop.signal)) {
-      const argLine = formatArgs(e, values.quote ?? false);
-      if (name && !name.test(e.comm)) continue;
-      if (line && !line.test(argLine)) continue;
-      const seconds = secondsSince(startNs, e.timeNs);
-      if (values.json) {
-        io.out(`${toJson({ time: Number(seconds.toFixed(6)), pcomm: e.comm, pid: e.pid, ppid: e.ppid, uid: e.uid, ret: e.ret, args: e.args, truncated: e.truncated })}\n`);
-      } else {
+    return streamToolEvents<ExecEvent>(io, {
+      duration: values.duration,
+      count: values.count,
+      start: () => startExecsnoop({ includeFailed: values.fails ?? false, ...(maxArgs === undefined ? {} : { maxArgs }) }),
+      banner: 'execsnoop: tracing exec()s; Ctrl-C to end\n',
+      header: values.json ? undefined : `${time}${'PCOMM'.padEnd(16)} ${'PID'.padEnd(7)} ${'PPID'.padEnd(7)} RET ARGS\n`,
+      format: (e, seconds) => {
+        const argLine = formatArgs(e, values.quote ?? false);
+        if ((name && !name.test(e.comm)) || (line && !line.test(argLine))) return undefined;
+        if (values.json) {
+          return `${toJson({ time: Number(seconds.toFixed(6)), pcomm: e.comm, pid: e.pid, ppid: e.ppid, uid: e.uid, ret: e.ret, args: e.args, truncated: e.truncated })}\n`;
+        }
         const t = values.timestamp ? `${seconds.toFixed(3).padEnd(8)} ` : values.time ? `${clockTime()} ` : '';
-        io.out(`${t}${e.comm.padEnd(16)} ${String(e.pid).padEnd(7)} ${String(e.ppid).padEnd(7)} ${String(e.ret).padStart(3)} ${argLine}\n`);
-      }
-      if (++printed >= count) break;
-    }
-    return 0;
+        return `${t}${e.comm.padEnd(16)} ${String(e.pid).padEnd(7)} ${String(e.ppid).padEnd(7)} ${String(e.ret).padStart(3)} ${argLine}\n`;
+      },
+    });
   },
 };
 

@@ -1,10 +1,9 @@
 /** `ebpf opensnoop`: every openat() on the system, BCC-style (src/tools/opensnoop.ts). */
 import { parseArgs } from 'node:util';
 import { startOpensnoop } from '../tools/opensnoop.js';
-import { armStop } from '../tools/stop.js';
 import { type Command, UsageError } from './command.js';
 import { toJson } from './json-value.js';
-import { parseDuration, parsePositive, parseRegExp, RUN_OPTIONS, secondsSince } from './tool-options.js';
+import { parsePositive, parseRegExp, RUN_OPTIONS, streamToolEvents } from './tool-options.js';
 
 const USAGE = `Usage: ebpf opensnoop [-T] [-p PID] [-x] [-n NAME] [-e] [-j] [-d SECONDS] [-c COUNT]
 
@@ -43,31 +42,25 @@ export const opensnoopCommand: Command = {
       allowPositionals: true,
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const durationMs = parseDuration(values.duration);
-    const count = parsePositive(values.count, 'count') ?? Infinity;
     const pid = parsePositive(values.pid, 'pid');
     const name = parseRegExp(values.name, 'name');
-
-    using stop = armStop(durationMs === undefined ? {} : { durationMs });
-    using snoop = startOpensnoop({ failedOnly: values.failed ?? false, ...(pid === undefined ? {} : { pid }) });
-    const startNs = process.hrtime.bigint();
-    io.err('opensnoop: tracing openat()s; Ctrl-C to end\n');
     const time = values.timestamp ? 'TIME(s)      ' : '';
     const flags = values.extended ? 'FLAGS    ' : '';
-    if (!values.json) io.out(`${time}${'PID'.padEnd(7)} ${'COMM'.padEnd(16)} ${'FD'.padStart(4)} ERR ${flags}PATH\n`);
-    let printed = 0;
-    for await (const e of snoop.events(stop.signal)) {
-      if (name && !name.test(e.comm)) continue;
-      const seconds = secondsSince(startNs, e.timeNs);
-      if (values.json) {
-        io.out(`${toJson({ time: Number(seconds.toFixed(6)), pid: e.pid, tid: e.tid, uid: e.uid, comm: e.comm, fd: e.fd, err: e.err, flags: e.flags, path: e.path })}\n`);
-      } else {
+    return streamToolEvents(io, {
+      duration: values.duration,
+      count: values.count,
+      start: () => startOpensnoop({ failedOnly: values.failed ?? false, ...(pid === undefined ? {} : { pid }) }),
+      banner: 'opensnoop: tracing openat()s; Ctrl-C to end\n',
+      header: values.json ? undefined : `${time}${'PID'.padEnd(7)} ${'COMM'.padEnd(16)} ${'FD'.padStart(4)} ERR ${flags}PATH\n`,
+      format: (e, seconds) => {
+        if (name && !name.test(e.comm)) return undefined;
+        if (values.json) {
+          return `${toJson({ time: Number(seconds.toFixed(6)), pid: e.pid, tid: e.tid, uid: e.uid, comm: e.comm, fd: e.fd, err: e.err, flags: e.flags, path: e.path })}\n`;
+        }
         const t = values.timestamp ? `${seconds.toFixed(6).padEnd(12)} ` : '';
         const f = values.extended ? `${(e.flags >>> 0).toString(8).padStart(8, '0')} ` : '';
-        io.out(`${t}${String(e.pid).padEnd(7)} ${e.comm.padEnd(16)} ${String(e.fd).padStart(4)} ${String(e.err).padStart(3)} ${f}${e.path}\n`);
-      }
-      if (++printed >= count) break;
-    }
-    return 0;
+        return `${t}${String(e.pid).padEnd(7)} ${e.comm.padEnd(16)} ${String(e.fd).padStart(4)} ${String(e.err).padStart(3)} ${f}${e.path}\n`;
+      },
+    });
   },
 };

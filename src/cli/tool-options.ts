@@ -1,4 +1,5 @@
 /** Options the tool commands share: output form, and how long they run. */
+import { armStop } from '../tools/stop.js';
 import { UsageError } from './command.js';
 
 /** parseArgs definitions of `-j`, `-d SECONDS` and `-c COUNT`. */
@@ -42,4 +43,41 @@ export function secondsSince(startNs: bigint, ns: bigint): number {
 /** HH:MM:SS of the wall clock now. */
 export function clockTime(): string {
   return new Date().toTimeString().slice(0, 8);
+}
+
+/** What {@link streamToolEvents} needs of one tracing tool. */
+export interface EventStream<E> {
+  /** `-d SECONDS` as given, and `-c COUNT`. */
+  readonly duration: string | undefined;
+  readonly count: string | undefined;
+  /** Opens the tool (its programs attached); disposed when the stream ends. */
+  readonly start: () => Disposable & { events(signal: AbortSignal): AsyncIterable<E> };
+  /** The line on stderr once the tool traces. */
+  readonly banner: string;
+  /** The column header (not printed with `-j`). */
+  readonly header: string | undefined;
+  /** The output line of one event (`-j` or not decided by the caller), or undefined to skip it. */
+  readonly format: (event: E, seconds: number) => string | undefined;
+}
+
+/**
+ * The loop every tracing tool runs: attach, print a header, print a line per event (with its
+ * time since the start), until `-c COUNT` lines, `-d SECONDS` or Ctrl-C.
+ */
+export async function streamToolEvents<E extends { timeNs: bigint }>(io: { out(s: string): void; err(s: string): void }, stream: EventStream<E>): Promise<number> {
+  const durationMs = parseDuration(stream.duration);
+  const count = parsePositive(stream.count, 'count') ?? Infinity;
+  using stop = armStop(durationMs === undefined ? {} : { durationMs });
+  using tool = stream.start();
+  const startNs = process.hrtime.bigint();
+  io.err(stream.banner);
+  if (stream.header !== undefined) io.out(stream.header);
+  let printed = 0;
+  for await (const e of tool.events(stop.signal)) {
+    const line = stream.format(e, secondsSince(startNs, e.timeNs));
+    if (line === undefined) continue;
+    io.out(line);
+    if (++printed >= count) break;
+  }
+  return 0;
 }
