@@ -8,7 +8,7 @@ import { armStop } from '../tools/stop.js';
 import { redirectPinDir, RedirectRoutes, TcRedirect, type RedirectTarget } from '../tools/tc-redirect.js';
 import { type Command, type Io, UsageError } from './command.js';
 import { toJson } from './json-value.js';
-import { parseDuration, parsePositive } from './tool-options.js';
+import { parseDuration, parsePositive, PINNED_TOOL_OPTIONS } from './tool-options.js';
 
 const USAGE = `Usage: ebpf tc-redirect IFACE [--netns NAME] [--pin-dir DIR] [--route DPORT:TARGET-IFACE]... [-d SECONDS] [--keep] [-j]
        ebpf tc-redirect IFACE add DPORT TARGET-IFACE [--netns NAME] [--pin-dir DIR]
@@ -39,12 +39,8 @@ export const tcRedirectCommand: Command = {
     const { values, positionals } = parseArgs({
       args,
       options: {
-        json: { type: 'boolean', short: 'j' },
-        duration: { type: 'string', short: 'd' },
-        netns: { type: 'string' },
-        'pin-dir': { type: 'string' },
+        ...PINNED_TOOL_OPTIONS,
         route: { type: 'string', multiple: true },
-        keep: { type: 'boolean' },
       },
       allowPositionals: true,
     });

@@ -9,6 +9,15 @@ export const RUN_OPTIONS = {
   count: { type: 'string', short: 'c' },
 } as const;
 
+/** parseArgs definitions of the attach-and-pin tools (xdp-firewall, tc-redirect): `-j`, `-d`, `--netns`, `--pin-dir`, `--keep`. */
+export const PINNED_TOOL_OPTIONS = {
+  json: RUN_OPTIONS.json,
+  duration: RUN_OPTIONS.duration,
+  netns: { type: 'string' },
+  'pin-dir': { type: 'string' },
+  keep: { type: 'boolean' },
+} as const;
+
 /** `-d SECONDS` in milliseconds (fractions allowed), or undefined. */
 export function parseDuration(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;

@@ -10,7 +10,7 @@ import { armStop } from '../tools/stop.js';
 import { firewallPinDir, FirewallRules, XdpFirewall, type FirewallTarget } from '../tools/xdp-firewall.js';
 import { type Command, type Io, UsageError } from './command.js';
 import { toJson } from './json-value.js';
-import { parseDuration } from './tool-options.js';
+import { parseDuration, PINNED_TOOL_OPTIONS } from './tool-options.js';
 
 const USAGE = `Usage: ebpf xdp-firewall IFACE [--netns NAME] [--pin-dir DIR] [--mode MODE] [--rule PREFIX]... [-d SECONDS] [--keep] [-j]
        ebpf xdp-firewall IFACE add PREFIX [--netns NAME] [--pin-dir DIR]
@@ -44,13 +44,9 @@ export const xdpFirewallCommand: Command = {
     const { values, positionals } = parseArgs({
       args,
       options: {
-        json: { type: 'boolean', short: 'j' },
-        duration: { type: 'string', short: 'd' },
-        netns: { type: 'string' },
-        'pin-dir': { type: 'string' },
+        ...PINNED_TOOL_OPTIONS,
         mode: { type: 'string' },
         rule: { type: 'string', multiple: true },
-        keep: { type: 'boolean' },
       },
       allowPositionals: true,
     });
