@@ -9,7 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as KoffiModule from 'koffi';
-import type { EpollEvent, Mapping, OutputBuffer, Syscalls, UserMemory } from './syscalls.js';
+import type { EpollEvent, LinkSyscalls, Mapping, OutputBuffer, Syscalls, UserMemory } from './syscalls.js';
 
 type Koffi = typeof KoffiModule;
 
@@ -54,6 +54,8 @@ const EPOLL_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
 const EFD_CLOEXEC = 0o2000000;
 const SC_PAGESIZE = 30;
+/** `SOCK_CLOEXEC` (O_CLOEXEC on every Linux architecture Node runs on but sparc/alpha/parisc). */
+const SOCK_CLOEXEC = 0o2000000;
 
 type CFunction = ((...args: unknown[]) => unknown) & { async: (...args: unknown[]) => void };
 
@@ -73,6 +75,12 @@ interface Native {
   eventfd: (initval: number, flags: number) => number;
   read: (fd: number, buf: Uint8Array, count: number) => number | bigint;
   write: (fd: number, buf: Uint8Array, count: number) => number | bigint;
+  socket: (domain: number, type: number, protocol: number) => number;
+  setsockopt: (fd: number, level: number, name: number, value: Uint8Array, length: number) => number;
+  getsockopt: (fd: number, level: number, name: number, value: Uint8Array, length: Uint32Array) => number;
+  bind: (fd: number, address: Uint8Array, length: number) => number;
+  ifNameToIndex: (name: string) => number;
+  setns: (fd: number, nstype: number) => number;
 }
 
 function loadNative(): Native {
@@ -99,6 +107,12 @@ function loadNative(): Native {
     eventfd: libc.func('int eventfd(unsigned int initval, int flags)') as Native['eventfd'],
     read: libc.func('long read(int fd, void *buf, size_t count)') as Native['read'],
     write: libc.func('long write(int fd, const void *buf, size_t count)') as Native['write'],
+    socket: libc.func('int socket(int domain, int type, int protocol)') as Native['socket'],
+    setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t length)') as Native['setsockopt'],
+    getsockopt: libc.func('int getsockopt(int fd, int level, int name, void *value, _Inout_ uint32_t *length)') as Native['getsockopt'],
+    bind: libc.func('int bind(int fd, const void *address, uint32_t length)') as Native['bind'],
+    ifNameToIndex: libc.func('unsigned int if_nametoindex(const char *name)') as Native['ifNameToIndex'],
+    setns: libc.func('int setns(int fd, int nstype)') as Native['setns'],
   };
 }
 
@@ -151,7 +165,7 @@ class NativeMemory implements UserMemory {
   }
 }
 
-class NativeSyscalls implements Syscalls {
+class NativeSyscalls implements Syscalls, LinkSyscalls {
   readonly #native: Native;
 
   constructor(native: Native) {
@@ -177,13 +191,16 @@ class NativeSyscalls implements Syscalls {
     return this.#checked(() => this.#native.close(fd));
   }
 
-  /** Runs a libc call that returns -1 and sets errno on failure: its result, or `-errno`. */
-  #checked(call: () => number | bigint): number {
+  /**
+   * Runs a libc call that returns -1 and sets errno on failure (`failed` says otherwise, as for
+   * if_nametoindex's 0): its result, or `-errno`.
+   */
+  #checked(call: () => number | bigint, failed: (ret: number) => boolean = (ret) => ret < 0): number {
     const { koffi } = this.#native;
     koffi.errno(0);
     const ret = Number(call());
     const errno = koffi.errno();
-    return ret >= 0 ? ret : -(errno || 5 /* EIO */);
+    return failed(ret) ? -(errno || 5 /* EIO */) : ret;
   }
 
   pageSize(): number {
@@ -272,6 +289,33 @@ class NativeSyscalls implements Syscalls {
     return this.#checked(() => this.#native.write(fd, bytes, bytes.length));
   }
 
+  socket(domain: number, type: number, protocol: number): number {
+    return this.#checked(() => this.#native.socket(domain, type | SOCK_CLOEXEC, protocol));
+  }
+
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array): number {
+    return this.#checked(() => this.#native.setsockopt(fd, level, name, value, value.length));
+  }
+
+  getsockopt(fd: number, level: number, name: number, size: number): Uint8Array | number {
+    const value = new Uint8Array(size);
+    const length = new Uint32Array([size]);
+    const ret = this.#checked(() => this.#native.getsockopt(fd, level, name, value, length));
+    return ret < 0 ? ret : value.subarray(0, Math.min(size, length[0]!));
+  }
+
+  bind(fd: number, address: Uint8Array): number {
+    return this.#checked(() => this.#native.bind(fd, address, address.length));
+  }
+
+  ifNameToIndex(name: string): number {
+    return this.#checked(() => this.#native.ifNameToIndex(name), (ret) => ret === 0);
+  }
+
+  setns(fd: number, nstype: number): number {
+    return this.#checked(() => this.#native.setns(fd, nstype));
+  }
+
   withMemory<T>(use: (memory: UserMemory) => T): T {
     const memory = new NativeMemory(this.#native.koffi);
     try {
@@ -282,14 +326,14 @@ class NativeSyscalls implements Syscalls {
   }
 }
 
-let instance: Syscalls | undefined;
+let instance: NativeSyscalls | undefined;
 let failure: Error | undefined;
 
 /**
  * The process-wide native syscalls, loaded on first use. Throws (the same error each time) when
  * koffi or libc cannot be loaded or the architecture has no known bpf() number.
  */
-export function nativeSyscalls(): Syscalls {
+export function nativeSyscalls(): Syscalls & LinkSyscalls {
   if (instance) return instance;
   if (failure) throw failure;
   try {

@@ -106,7 +106,25 @@ export interface Syscalls {
   read?(fd: number, length: number): Uint8Array | number;
   /** write(2): the count written, or `-errno`. */
   write?(fd: number, bytes: Uint8Array): number;
+
+  // Attaching: a packet socket for a socket filter (`setsockopt(SO_ATTACH_BPF)`), netlink for
+  // XDP and TC, interface names (which mean something only inside one network namespace).
+  /** socket(2): an fd, or `-errno`. `SOCK_CLOEXEC` is always added. */
+  socket?(domain: number, type: number, protocol: number): number;
+  /** setsockopt(2) with the option's bytes: 0, or `-errno`. */
+  setsockopt?(fd: number, level: number, name: number, value: Uint8Array): number;
+  /** getsockopt(2): the option's bytes (at most `size`), or `-errno`. */
+  getsockopt?(fd: number, level: number, name: number, size: number): Uint8Array | number;
+  /** bind(2) with a `struct sockaddr_*` in bytes: 0, or `-errno`. */
+  bind?(fd: number, address: Uint8Array): number;
+  /** if_nametoindex(3) in the calling thread's network namespace: the index, or `-errno`. */
+  ifNameToIndex?(name: string): number;
+  /** setns(2) of the calling thread: 0, or `-errno`. */
+  setns?(fd: number, nstype: number): number;
 }
+
+/** The system calls attaching to sockets, netlink and network namespaces needs. */
+export type LinkSyscalls = Required<Pick<Syscalls, 'socket' | 'setsockopt' | 'getsockopt' | 'bind' | 'ifNameToIndex' | 'setns'>>;
 
 /** The optional members of {@link Syscalls}. */
 export type OptionalSyscall = Exclude<keyof Syscalls, 'bpf' | 'close' | 'withMemory'>;
