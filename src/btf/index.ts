@@ -10,3 +10,4 @@ export * from './core.js';
 export * from './raw-dump.js';
 export * from './c-dump.js';
 export * from './codec.js';
+export * from './record.js';

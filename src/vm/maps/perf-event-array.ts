@@ -33,6 +33,19 @@ export interface PerfChannelOptions {
   capacity?: number;
   /** Receives each sample instead of the queue. */
   onSample?: (sample: PerfSample) => void;
+  /**
+   * The size of the kernel's ring for this event, in bytes: each queued sample takes what it
+   * takes there (an 8-byte perf_event_header, the u32 size, the data padded so that size + 4
+   * is a multiple of 8), and a sample that does not fit is lost. Instead of `capacity`.
+   */
+  ringBytes?: number;
+  /** Called after each sample is queued (a reader waiting for data wakes). */
+  notify?: () => void;
+}
+
+/** Bytes a sample of `length` data bytes takes in a perf ring (PERF_RECORD_SAMPLE with PERF_SAMPLE_RAW). */
+export function perfRecordBytes(length: number): number {
+  return 8 + Math.ceil((length + 4) / 8) * 8;
 }
 
 /** A perf event in a slot: its samples, and how many were lost. */
@@ -44,12 +57,21 @@ export class PerfChannel {
   readonly samples: PerfSample[] = [];
   lost = 0;
   #buffered = 0;
+  readonly #ring: boolean;
+  readonly #notify: (() => void) | undefined;
 
   constructor(index: number, options: PerfChannelOptions) {
     this.index = index;
     this.cpu = options.cpu ?? index;
-    this.capacity = options.capacity ?? Infinity;
+    this.#ring = options.ringBytes !== undefined;
+    this.capacity = options.ringBytes ?? options.capacity ?? Infinity;
     this.onSample = options.onSample;
+    this.#notify = options.notify;
+  }
+
+  /** What a sample of `length` bytes counts against the capacity. */
+  #cost(length: number): number {
+    return this.#ring ? perfRecordBytes(length) : length;
   }
 
   /** perf_event_output: 0, or -ENOSPC when the buffer is full. */
@@ -59,12 +81,16 @@ export class PerfChannel {
       this.onSample(sample);
       return 0;
     }
-    if (this.#buffered + data.length > this.capacity) {
+    const cost = this.#cost(data.length);
+    // The kernel's ring keeps one byte free (CIRC_SPACE): it holds at most size - 1 bytes.
+    const room = this.#ring ? this.capacity - 1 : this.capacity;
+    if (this.#buffered + cost > room) {
       this.lost++;
       return -Errno.ENOSPC;
     }
-    this.#buffered += data.length;
+    this.#buffered += cost;
     this.samples.push(sample);
+    this.#notify?.();
     return 0;
   }
 
@@ -72,6 +98,13 @@ export class PerfChannel {
   drain(): PerfSample[] {
     this.#buffered = 0;
     return this.samples.splice(0);
+  }
+
+  /** The oldest queued sample, removed (undefined when none). */
+  shift(): PerfSample | undefined {
+    const sample = this.samples.shift();
+    if (sample !== undefined) this.#buffered -= this.#cost(sample.data.length);
+    return sample;
   }
 }
 

@@ -43,6 +43,7 @@ export class RingbufMap extends BaseMap {
   wakeups = 0;
   /** Called for each notification; a reader can drain from here. */
   onWakeup: (() => void) | undefined;
+  readonly #listeners = new Set<() => void>();
 
   /** Throws RangeError when the memory cannot hold the ring (the caller answers ENOMEM). */
   constructor(registry: MapRegistry, info: Omit<MapInfo, 'id'>) {
@@ -142,6 +143,19 @@ export class RingbufMap extends BaseMap {
   #wake(): void {
     this.wakeups++;
     this.onWakeup?.();
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  /** Calls `listener` on each notification (as epoll would wake a reader) until the returned function is called. */
+  addWakeupListener(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Whether the oldest unconsumed record is committed (submitted or discarded): a consumer can take it now. */
+  get headCommitted(): boolean {
+    if (!this.open || this.#consumer >= this.#producer) return false;
+    return (this.registry.memory.view.getUint32(this.region.start + (this.#consumer % this.size), true) & BPF_RINGBUF_BUSY_BIT) === 0;
   }
 
   /**

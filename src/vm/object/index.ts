@@ -4,3 +4,4 @@ export * from './program.js';
 export * from './map.js';
 export * from './context.js';
 export type { KconfigValue } from './kconfig.js';
+export * from './events.js';

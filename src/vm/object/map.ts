@@ -3,6 +3,7 @@
  * (see map-codec.ts), over the VM map that programs use — what the kernel backend's
  * ObjectMap is over a kernel map.
  */
+import type { Btf } from '../../btf/btf.js';
 import type { LoadedMap } from '../../object/loaded.js';
 import type { MapSpec } from '../../object/spec.js';
 import type { MapValue, VmMap } from '../maps/map.js';
@@ -25,13 +26,16 @@ export class VmObjectMap implements LoadedMap<unknown, unknown> {
   /** The VM map programs use. */
   readonly map: VmMap;
   readonly spec: MapSpec | undefined;
+  /** The object's BTF, where the map's types (and its records' types) are. */
+  readonly btf: Btf | undefined;
   readonly #codec: VmMapCodec;
 
-  constructor(map: VmMap, codec: VmMapCodec, options: { name: string; spec?: MapSpec }) {
+  constructor(map: VmMap, codec: VmMapCodec, options: { name: string; spec?: MapSpec; btf?: Btf }) {
     this.map = map;
     this.#codec = codec;
     this.name = options.name;
     this.spec = options.spec;
+    this.btf = options.btf;
   }
 
   /** `MapType.*`. */
