@@ -10,8 +10,8 @@ import { loadObjectSpec } from '../object/load.js';
 import type { MapSpec } from '../object/spec.js';
 import { ProgramType, programTypeName } from '../object/uapi-types.js';
 import {
-  type MapInfo, type VerifierCase, type VerifyResult, applyFixups, caseNotRunnable, caseProgFlags, parseVerifierCases,
-  syntheticMapFds, verify,
+  type Explanation, type MapInfo, type VerifierCase, type VerifyResult, applyFixups, caseNotRunnable, caseProgFlags,
+  explainRejection, formatExplanation, parseVerifierCases, syntheticMapFds, verify,
 } from '../verifier/index.js';
 import { type Command, UsageError } from './command.js';
 import { isElf, loadProgramFile } from './program-file.js';
@@ -28,11 +28,13 @@ The verifier is conservative: what it does not model yet it rejects, saying so.
   --type TYPE        program type: a number or a name (socket_filter, xdp, sched_cls,
                      kprobe, tracepoint, ...); default: the ELF section's, else socket_filter
   --log-level N      1: instructions on each path; 2: and the register state after each
-  --explain          (not yet implemented) explain a rejection in plain words
+  --explain          explain a rejection in plain words: where the offending value came
+                     from, the path that led to the instruction, the missing check
   --cases FILE.json  run test_verifier-style cases (../shared/testdata/kernel-verifier)
   --compare-kernel   with --cases: load each case into the running kernel (root) and
                      report agreement, false accepts and false rejects
-  -j, --json         print JSON`;
+  -j, --json         print JSON: verdict, processed, log, and for a rejection the error
+                     with its insn, message, path, registers and explanation`;
 
 function parseType(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -60,17 +62,33 @@ function elfMaps(maps: readonly MapSpec[]): { fdOf: Map<string, number>; mapOf: 
   return { fdOf, mapOf: (fd) => byFd.get(fd) };
 }
 
-function formatResult(result: VerifyResult, json: boolean, what: string): string {
+/** lddw immediates as the verifier's log names them: maps by id, other values in hex. */
+function mapNamer(i: Instruction & { kind: 'lddw' }): string {
+  if (i.src === 1) return `map[id:${i.imm}]`;
+  if (i.src === 2) return `map[id:${i.imm}][0]+${i.imm2}`;
+  return `0x${((BigInt(i.imm2 >>> 0) << 32n) | BigInt(i.imm >>> 0)).toString(16)}`;
+}
+
+function formatResult(result: VerifyResult, json: boolean, what: string, explanation: Explanation | undefined): string {
   if (json) {
+    const e = result.error;
     return `${JSON.stringify({
-      program: what, verdict: result.verdict, processed: result.processed, error: result.error ?? null,
-      log: result.log || undefined,
+      program: what, verdict: result.verdict, processed: result.processed, log: result.log,
+      error: e === undefined ? null : {
+        insn: e.insn, message: e.message, path: e.path ?? [], ...(e.pathDropped ? { pathDropped: e.pathDropped } : {}),
+        registers: e.registers ?? [], refs: e.refs ?? [],
+        ...(explanation !== undefined ? {
+          explanation: explanation.explanation, kind: explanation.kind, instruction: explanation.instruction,
+          ...(explanation.origin !== undefined ? { origin: explanation.origin } : {}),
+        } : {}),
+      },
     })}\n`;
   }
   const head = result.verdict === 'accept'
     ? `ACCEPT ${what} (processed ${result.processed} insns)`
     : `REJECT ${what}: ${result.error!.message} (insn ${result.error!.insn})`;
-  return `${result.log}${head}\n`;
+  const explained = explanation !== undefined ? `\n${formatExplanation(explanation)}` : '';
+  return `${result.log}${head}\n${explained}`;
 }
 
 /** Our verifier on a case, with the maps described by `mapOf`. */
@@ -139,7 +157,6 @@ export const verifyCommand: Command = {
     const json = values.json === true;
     const logLevel = Number(values['log-level'] ?? 0);
     if (![0, 1, 2].includes(logLevel)) throw new UsageError('--log-level must be 1 or 2');
-    if (values.explain) io.err('ebpf verify: --explain is not implemented yet; printing the log instead\n');
 
     if (values.cases !== undefined) {
       const cases = parseVerifierCases(JSON.parse(new TextDecoder().decode(io.readFile(values.cases))));
@@ -153,7 +170,7 @@ export const verifyCommand: Command = {
         if (why !== undefined) return { index: c.index, descr: c.descr, recorded: c.result, ours: 'skipped', reason: why };
         const maps = syntheticMapFds(c);
         const r = verifyCase(c, applyFixups(c, maps.fdOf), maps.mapOf, 0);
-        return { index: c.index, descr: c.descr, recorded: c.result, ours: r.verdict, ...(r.error ? { error: r.error } : {}) };
+        return { index: c.index, descr: c.descr, recorded: c.result, ours: r.verdict, ...(r.error ? { error: { insn: r.error.insn, message: r.error.message } } : {}) };
       });
       if (json) io.out(`${JSON.stringify(rows)}\n`);
       else {
@@ -194,10 +211,13 @@ export const verifyCommand: Command = {
       program = loadProgramFile(file, bytes);
     }
     const result = verify(program, {
-      progType: progType ?? ProgramType.SOCKET_FILTER, expectedAttachType: attachType, maps: mapOf,
-      logLevel: (values.explain ? Math.max(logLevel, 2) : logLevel) as 0 | 1 | 2,
+      progType: progType ?? ProgramType.SOCKET_FILTER, expectedAttachType: attachType, maps: mapOf, logLevel: logLevel as 0 | 1 | 2,
     });
-    io.out(formatResult(result, json, what));
+    // JSON always carries the explanation of a rejection; text only with --explain.
+    const explanation = result.error !== undefined && (values.explain || json)
+      ? explainRejection(program, result.error, { namer: mapNamer })
+      : undefined;
+    io.out(formatResult(result, json, what, explanation));
     return result.verdict === 'accept' ? 0 : 1;
   },
 };

@@ -70,6 +70,12 @@ function pointerArith(env: Env, insn: AluInstruction, dst: Reg, ptr: Reg, offReg
   switch (ptr.type) {
     case 'ctx': case 'map_value': case 'map_key': case 'fp': case 'pkt_meta': case 'pkt': case 'mem': case 'ringbuf_mem':
       break;
+    case 'btf_id': case 'tp_buffer': // tracing (btf-ptr.ts): loads check the resulting offset
+      break;
+    case 'flow_keys':
+      if (known) break;
+      reject(env, `R${regno} pointer arithmetic on ${typeName(ptr)} prohibited`);
+      break;
     case 'map_ptr':
       if (known && smin === 0n && op === 'add') break;
       reject(env, `R${regno} pointer arithmetic on ${typeName(ptr)} prohibited`);

@@ -280,7 +280,8 @@ export function markPtrOrNull(state: VerifierState, reg: Reg, isNull: boolean): 
     }
     r.maybeNull = false;
     if (r.type === 'map_ptr' && r.map?.inner !== undefined) r.map = r.map.inner;
-    r.id = 0;
+    // kernel: reg_may_point_to_spin_lock: a map value holding a lock keeps its id (the lock's identity).
+    if (!(r.type === 'map_value' && r.map?.spinLockOff !== undefined)) r.id = 0;
   });
 }
 

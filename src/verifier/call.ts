@@ -4,13 +4,14 @@
  * release), and bpf-to-bpf calls with their frames (check_func_call, prepare_func_exit).
  */
 import type { CallInstruction } from '../isa/index.js';
-import { MapType } from '../object/uapi-types.js';
+import { MapFlag, MapType, ProgramType } from '../object/uapi-types.js';
 import { checkReadable } from './alu.js';
 import { BPF_MAX_VAR_SIZ, type Env, reject, subprogOf } from './env.js';
 import { type ArgType, BPF_FUNC_MAX_ID, MAP_TYPE_HELPERS, helperName, helperProto } from './helpers.js';
-import { helperMemAccess, typeName } from './mem.js';
+import { checkMemRegion, helperMemAccess, typeName } from './mem.js';
+import { sameMap } from './prune.js';
 import { type MapInfo, Reg, boundsSync, isNullScalar, markNotInit, markPointer, markUnknown } from './reg.js';
-import { Frame, type VerifierState } from './state.js';
+import { BPF_REG_SIZE, Frame, MAX_BPF_STACK, STACK_SPILL, STACK_ZERO, type VerifierState } from './state.js';
 import { formatTnum, tnumIsConst } from './tnum.js';
 
 const MAX_CALL_FRAMES = 8;
@@ -29,20 +30,187 @@ function checkPtrOffZero(env: Env, reg: Reg, regno: number, what: string): void 
 
 const MEM_OK = new Set(['fp', 'pkt', 'pkt_meta', 'map_key', 'map_value', 'mem', 'ringbuf_mem']);
 
-/** kernel: check_helper_call. */
-export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstruction): void {
+/** kernel: bpf_loop, bpf_for_each_map_elem: the helpers that call a callback synchronously. */
+export const CALLBACK_HELPERS: ReadonlySet<number> = new Set([164, 181]);
+const BPF_FUNC_LOOP = 181;
+const BPF_FUNC_SPIN_LOCK = 93;
+const BPF_FUNC_SPIN_UNLOCK = 94;
+const BPF_FUNC_TIMER_INIT = 169;
+const BPF_FUNC_TIMER_SET_CALLBACK = 170;
+const BPF_FUNC_KPTR_XCHG = 194;
+
+/** kernel: can_elide_value_nullness. */
+const canElideValueNullness = (type: number): boolean => type === MapType.ARRAY || type === MapType.PERCPU_ARRAY;
+
+/**
+ * kernel: get_constant_map_key: the key on the stack is `keySize` STACK_ZERO bytes (0), or a
+ * spilled constant scalar of exactly `keySize` bytes (its value); otherwise -1.
+ */
+function constantMapKey(state: VerifierState, key: Reg, keySize: number): bigint {
+  if (key.type !== 'fp' || !tnumIsConst(key.varOff)) return -1n;
+  const frame = state.frames[key.frameno];
+  if (frame === undefined) return -1n;
+  const stackOff = key.off + Number(BigInt.asIntN(64, key.varOff.value));
+  const slot = -stackOff - 1;
+  if (slot < 0 || slot >= MAX_BPF_STACK) return -1n;
+  const spi = slot >> 3;
+  const off = slot % BPF_REG_SIZE;
+  const stype = (i: number): number => frame.stack[spi * BPF_REG_SIZE + i]!;
+  let zeroSize = 0;
+  for (let i = off; i >= 0 && stype(i) === STACK_ZERO; i--) zeroSize++;
+  if (zeroSize >= keySize) return 0n;
+  const spilled = frame.spills[spi];
+  if (stype(BPF_REG_SIZE - 1) !== STACK_SPILL || spilled?.type !== 'scalar') return -1n;
+  let spillSize = 0;
+  for (let i = off; i >= 0 && stype(i) === STACK_SPILL; i--) spillSize++;
+  if (spillSize !== keySize || !tnumIsConst(spilled.varOff)) return -1n;
+  return spilled.varOff.value;
+}
+
+/** kernel: the map value argument of ARG_PTR_TO_SPIN_LOCK / ARG_PTR_TO_TIMER (compatible_reg_types). */
+function mapValueArg(env: Env, reg: Reg, regno: number, expected: string): MapInfo {
+  if (reg.type !== 'map_value' || reg.maybeNull || reg.map === undefined) reject(env, `R${regno} type=${typeName(reg)} expected=${expected}`);
+  return reg.map;
+}
+
+/** kernel: process_spin_lock: the lock at its offset; one held at a time, unlocked through the same pointer. */
+function processSpinLock(env: Env, state: VerifierState, reg: Reg, regno: number, isLock: boolean): void {
+  const map = mapValueArg(env, reg, regno, 'map_value, ptr_');
+  if (!tnumIsConst(reg.varOff)) reject(env, `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`);
+  if (map.spinLockOff === undefined) reject(env, `map '${MAP_NAME}' has no valid bpf_spin_lock`);
+  const off = BigInt.asIntN(64, reg.varOff.value) + BigInt(reg.off);
+  if (off !== BigInt(map.spinLockOff)) reject(env, `off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${map.spinLockOff}`);
+  if (isLock) {
+    if (state.activeLock !== undefined) reject(env, 'Locking two bpf_spin_locks are not allowed');
+    state.activeLock = { map, id: reg.id, insn: env.insnIdx };
+    return;
+  }
+  const held = state.activeLock;
+  if (held === undefined) reject(env, 'bpf_spin_unlock without taking a lock');
+  if (!sameMap(held.map, map) || held.id !== reg.id) reject(env, 'bpf_spin_unlock of different lock');
+  state.activeLock = undefined;
+}
+
+/** kernel: process_timer_func: the timer at its offset; its map becomes the call's map. */
+function processTimer(env: Env, reg: Reg, regno: number): MapInfo {
+  const map = mapValueArg(env, reg, regno, 'map_value');
+  if (!tnumIsConst(reg.varOff)) reject(env, `R${regno} doesn't have constant offset. bpf_timer has to be at the constant offset`);
+  if (map.timerOff === undefined) reject(env, `map '${MAP_NAME}' has no valid bpf_timer`);
+  const off = BigInt.asIntN(64, reg.varOff.value) + BigInt(reg.off);
+  if (off !== BigInt(map.timerOff)) reject(env, `off ${off} doesn't point to 'struct bpf_timer' that is at ${map.timerOff}`);
+  return map;
+}
+
+/** Maps carry no name here; the kernel's messages name the map. */
+const MAP_NAME = 'map';
+const BPF_FUNC_SNPRINTF = 165;
+
+/**
+ * A callback the helper call schedules: the caller queues a copy of the state (taken before the
+ * call clobbers R1-R5) at the callback's first instruction, and `setup` makes its frame there.
+ */
+export type ScheduleCallback = (target: number, setup: (callbackState: VerifierState) => void) => void;
+
+const isPrint = (c: number): boolean => c >= 0x20 && c <= 0x7e;
+const isSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d);
+const isPunct = (c: number): boolean => (c >= 0x21 && c <= 0x2f) || (c >= 0x3a && c <= 0x40) || (c >= 0x5b && c <= 0x60) || (c >= 0x7b && c <= 0x7e);
+const ch = (s: string): number => s.charCodeAt(0);
+
+/**
+ * kernel: bpf_bprintf_prepare without data, as check_bpf_snprintf_call runs it: the format's
+ * characters and conversions, at most `numArgs` of them. `fmt` is the string without its NUL.
+ */
+export function bprintfFormatOk(fmt: Uint8Array, numArgs: number): boolean {
+  const at = (i: number): number => fmt[i] ?? 0;
+  let spec = 0;
+  for (let i = 0; i < fmt.length; i++) {
+    const c = at(i);
+    if (!(isPrint(c) || isSpace(c))) return false;
+    if (c !== ch('%')) continue;
+    if (at(i + 1) === ch('%')) { i++; continue; }
+    if (spec >= numArgs) return false;
+    i++;
+    while (at(i) === ch('0') || at(i) === ch('+') || at(i) === ch('-') || at(i) === ch(' ')) i++;
+    if (at(i) >= ch('1') && at(i) <= ch('9')) {
+      i++;
+      while (at(i) >= ch('0') && at(i) <= ch('9')) i++;
+    }
+    const f = at(i);
+    if (f === ch('p')) {
+      const n = at(i + 1);
+      if (n === 0 || isSpace(n) || isPunct(n)) { spec++; continue; }
+      if ((n === ch('k') || n === ch('u')) && at(i + 2) === ch('s')) {
+        i += 2;
+        const after = at(i + 1);
+        if (after !== 0 && !isSpace(after) && !isPunct(after)) return false;
+        spec++;
+        continue;
+      }
+      if (n === ch('K') || n === ch('x') || n === ch('s') || n === ch('S') || n === ch('B')) { i++; spec++; continue; }
+      if ((n !== ch('i') && n !== ch('I')) || (at(i + 2) !== ch('4') && at(i + 2) !== ch('6'))) return false;
+      i += 2;
+      spec++;
+      continue;
+    }
+    if (f === ch('s')) {
+      const after = at(i + 1);
+      if (after !== 0 && !isSpace(after) && !isPunct(after)) return false;
+      spec++;
+      continue;
+    }
+    if (f === ch('c')) { spec++; continue; }
+    if (at(i) === ch('l')) i++;
+    if (at(i) === ch('l')) i++;
+    const conv = at(i);
+    if (conv !== ch('i') && conv !== ch('d') && conv !== ch('u') && conv !== ch('x') && conv !== ch('X')) return false;
+    spec++;
+  }
+  return true;
+}
+
+/**
+ * kernel: check_reg_const_str: a constant offset into a frozen read-only map whose bytes from
+ * there hold a NUL. Returns the string's bytes (without the NUL).
+ */
+function constString(env: Env, reg: Reg, regno: number): Uint8Array {
+  if (reg.type !== 'map_value' || reg.maybeNull) reject(env, `R${regno} type=${typeName(reg)} expected=map_value`);
+  const map = reg.map!;
+  if ((map.flags & MapFlag.RDONLY_PROG) === 0 || map.frozen !== true) reject(env, `R${regno} does not point to a readonly map'`);
+  if (!tnumIsConst(reg.varOff)) reject(env, `R${regno} is not a constant address'`);
+  if (map.type !== MapType.ARRAY || map.data === undefined) reject(env, 'the contents of this read-only map are not known to this verifier');
+  const off = reg.off + Number(reg.varOff.value);
+  checkMemRegion(env, regno, reg, reg.off, map.valueSize - reg.off, map.valueSize, false, 'map value');
+  const bytes = map.data.subarray(off, map.valueSize);
+  const nul = bytes.indexOf(0);
+  if (nul < 0) reject(env, 'string is not zero-terminated');
+  return bytes.subarray(0, nul);
+}
+
+/**
+ * kernel: check_helper_call. `schedule` queues the verification of a callback (bpf_loop,
+ * bpf_for_each_map_elem); without it such helpers are refused.
+ */
+export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstruction, schedule?: ScheduleCallback): void {
   const id = insn.imm;
+  // kernel: do_check: while a bpf_spin_lock is held only bpf_spin_unlock (and bpf_kptr_xchg) may be called.
+  if (state.activeLock !== undefined && id !== BPF_FUNC_SPIN_UNLOCK && id !== BPF_FUNC_KPTR_XCHG) {
+    reject(env, 'function calls are not allowed while holding a lock');
+  }
   if (id < 0 || id >= BPF_FUNC_MAX_ID) reject(env, `invalid func ${helperName(id)}#${id}`);
-  const proto = helperProto(env.progType, id);
+  const proto = helperProto(env.progType, id, env.attachType);
   if (proto === undefined) reject(env, `program of this type cannot use helper ${helperName(id)}#${id}`);
-  if (id === 12 && env.subprogs.length > 1) reject(env, 'tail_call in a program with bpf-to-bpf calls: not modelled by this verifier');
   const regs = state.cur.regs;
   let map: MapInfo | undefined;
   let allocSize = 0;
   let releaseRef = 0;
   let refArgs = 0;
+  let callbackStart: number | undefined;
+  let constStr: Uint8Array | undefined;
+  /** kernel: meta.const_map_key: the constant key a lookup in an array names, or -1. */
+  let constMapKey = -1n;
   const args = proto.args;
-  const pktAccess = proto.pktAccess === true;
+  // kernel: may_access_direct_pkt_data with a helper's meta: cgroup/sockopt programs pass packet pointers to any helper.
+  const pktAccess = proto.pktAccess === true || env.progType === ProgramType.CGROUP_SOCKOPT;
   for (let i = 0; i < args.length; i++) {
     const regno = i + 1;
     const t: ArgType = args[i]!;
@@ -55,7 +223,17 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
     switch (t) {
       case 'map_ptr':
         if (reg.type !== 'map_ptr' || reg.maybeNull) reject(env, `R${regno} type=${typeName(reg)} expected=map_ptr`);
+        // kernel: check_func_arg for ARG_CONST_MAP_PTR: bpf_timer_init's map is the timer's own.
+        if (map !== undefined && id === BPF_FUNC_TIMER_INIT && !sameMap(map, reg.map)) {
+          reject(env, `timer pointer in R1 map_uid=0 doesn't match map pointer in R2 map_uid=0`);
+        }
         map = reg.map;
+        break;
+      case 'spin_lock':
+        processSpinLock(env, state, reg, regno, id === BPF_FUNC_SPIN_LOCK);
+        break;
+      case 'timer':
+        map = processTimer(env, reg, regno);
         break;
       case 'ctx_or_null':
         if (isNullScalar(reg)) break;
@@ -67,18 +245,40 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
         checkPtrOffZero(env, reg, regno, 'ctx');
         break;
       case 'map_key':
-      case 'map_value': {
+      case 'map_value':
+      case 'map_value_uninit': {
         if (!(reg.type === 'fp' || reg.isPkt || reg.type === 'map_key' || reg.type === 'map_value') || reg.maybeNull) {
           reject(env, `R${regno} type=${typeName(reg)} expected=fp, pkt, pkt_meta, map_key, map_value`);
         }
         if (map === undefined) reject(env, `invalid map_ptr to access map->${t === 'map_key' ? 'key' : 'value'}`);
-        helperMemAccess(env, state, regno, t === 'map_key' ? map.keySize : map.valueSize, false, false, pktAccess);
+        helperMemAccess(env, state, regno, t === 'map_key' ? map.keySize : map.valueSize, t === 'map_value_uninit', false, pktAccess);
+        if (t === 'map_key' && canElideValueNullness(map.type)) constMapKey = constantMapKey(state, reg, map.keySize);
         break;
       }
+      case 'fixed_mem8_uninit': {
+        if (!MEM_OK.has(reg.type) || reg.maybeNull || reg.isPkt) reject(env, `R${regno} type=${typeName(reg)} expected=${MEM_TYPES}`);
+        // MEM_ALIGNED: the slot must be 8-byte aligned; only a constant offset is taken here.
+        if (!tnumIsConst(reg.varOff) || (reg.off + Number(reg.varOff.value)) % 8 !== 0) {
+          reject(env, `misaligned access off ${formatTnum(reg.varOff)}+${reg.off} size 8`);
+        }
+        helperMemAccess(env, state, regno, 8, true, false, pktAccess);
+        break;
+      }
+      case 'const_str':
+        constStr = constString(env, reg, regno);
+        break;
+      case 'func':
+        if (reg.type !== 'func') reject(env, `R${regno} type=${typeName(reg)} expected=func`);
+        callbackStart = reg.subprog;
+        break;
+      case 'stack_or_null':
+        if (!isNullScalar(reg) && reg.type !== 'fp') reject(env, `R${regno} type=${typeName(reg)} expected=fp`);
+        break;
       case 'mem':
       case 'mem_or_null':
+      case 'mem_or_null_write':
       case 'uninit_mem': {
-        const sizeOk = t === 'mem_or_null' && isNullScalar(reg);
+        const sizeOk = (t === 'mem_or_null' || t === 'mem_or_null_write') && isNullScalar(reg);
         if (!sizeOk && (!MEM_OK.has(reg.type) || reg.maybeNull)) reject(env, `R${regno} type=${typeName(reg)} expected=${MEM_TYPES}`);
         break;
       }
@@ -91,11 +291,11 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
         if (reg.umin === 0n && !zeroOk) reject(env, `R${regno} invalid zero-sized read: u64=[${reg.umin},${reg.umax}]`);
         if (reg.umax >= BigInt(BPF_MAX_VAR_SIZ)) reject(env, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
         const memReg = regs[regno - 1]!;
-        if (memArg === 'mem_or_null' && isNullScalar(memReg)) {
+        if ((memArg === 'mem_or_null' || memArg === 'mem_or_null_write') && isNullScalar(memReg)) {
           if (reg.umax !== 0n) reject(env, `R${regno - 1} type=scalar expected=${MEM_TYPES}`);
           break;
         }
-        const write = memArg === 'uninit_mem';
+        const write = memArg === 'uninit_mem' || memArg === 'mem_or_null_write';
         helperMemAccess(env, state, regno - 1, Number(reg.umax), write, zeroOk, pktAccess);
         break;
       }
@@ -136,6 +336,66 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
   }
   if (id === 12 && state.refs.length > 0) reject(env, 'tail_call would lead to reference leak');
 
+  if (id === BPF_FUNC_SNPRINTF) {
+    // kernel: check_bpf_snprintf_call: the format is checked against R5 / 8 arguments.
+    const numArgs = Number(regs[5]!.varOff.value / 8n);
+    if (constStr === undefined || !bprintfFormatOk(constStr, numArgs)) reject(env, 'Invalid format string');
+  }
+
+  if (callbackStart !== undefined) {
+    // kernel: push_callback_call: the callback is verified from a copy of this state, its frame
+    // set up as set_loop_callback_state / set_map_elem_callback_state do; the call itself goes on.
+    if (schedule === undefined) reject(env, 'callbacks are not modelled here');
+    if (id !== BPF_FUNC_TIMER_SET_CALLBACK && state.frames.length >= MAX_CALL_FRAMES) {
+      reject(env, `the call stack of ${state.frames.length + 1} frames is too deep`);
+    }
+    const caller = state.cur;
+    // bpf_loop: no further iteration once the callback ran R1's upper bound times on this path.
+    if (id === BPF_FUNC_TIMER_SET_CALLBACK || id !== BPF_FUNC_LOOP || BigInt(caller.callbackDepth) < regs[1]!.umax) {
+      const start = callbackStart;
+      const sub = subprogOf(env, start);
+      const callsite = env.insnIdx;
+      const cbMap = map;
+      schedule(start, (cb) => {
+        const callerInCb = cb.cur;
+        if (id === BPF_FUNC_TIMER_SET_CALLBACK) {
+          // kernel: push_async_cb + set_timer_callback_state: the callback runs later, in a state
+          // of its own (frame 0, no references, no lock) with the timer's map, key and value.
+          const frame = new Frame(0, sub, -1);
+          frame.asyncCallback = true;
+          markPointer(frame.regs[1]!, 'map_ptr');
+          frame.regs[1]!.map = cbMap;
+          markPointer(frame.regs[2]!, 'map_key');
+          frame.regs[2]!.map = cbMap;
+          markPointer(frame.regs[3]!, 'map_value');
+          frame.regs[3]!.map = cbMap;
+          cb.frames = [frame];
+          cb.refs = [];
+          cb.activeLock = undefined;
+          return;
+        }
+        const callee = new Frame(cb.frames.length, sub, callsite);
+        callee.callback = true;
+        const cr = callerInCb.regs;
+        if (id === BPF_FUNC_LOOP) {
+          markUnknown(callee.regs[1]!);
+          callee.regs[2]!.assign(cr[3]!);
+        } else {
+          markPointer(callee.regs[1]!, 'map_ptr');
+          callee.regs[1]!.map = cbMap;
+          markPointer(callee.regs[2]!, 'map_key');
+          callee.regs[2]!.map = cbMap;
+          markPointer(callee.regs[3]!, 'map_value');
+          callee.regs[3]!.map = cbMap;
+          callee.regs[4]!.assign(cr[3]!);
+        }
+        callerInCb.callbackDepth++;
+        cb.frames.push(callee);
+      });
+    }
+    caller.callbackDepth = 0;
+  }
+
   const sizeMax = proto.args.includes('size_or_zero') || proto.args.includes('size')
     ? regs[proto.args.findIndex((a) => a === 'size_or_zero' || a === 'size') + 1]!.umax : 0n;
   for (let r = 1; r <= 5; r++) markNotInit(regs[r]!);
@@ -159,12 +419,17 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
         if (map.inner === undefined) reject(env, 'map-in-map without an inner map description');
         markPointer(r0, 'map_ptr');
         r0.map = map.inner;
+        r0.maybeNull = true;
+        r0.id = ++env.idGen;
       } else {
         markPointer(r0, 'map_value');
         r0.map = map;
+        // kernel 6.13+: a lookup in an array with a constant key in range cannot fail.
+        const elide = canElideValueNullness(map.type) && constMapKey >= 0n && constMapKey < BigInt(map.maxEntries);
+        r0.maybeNull = !elide;
+        // A nullable pointer gets an id for its NULL check; a value holding a spin lock keeps one (the lock's identity).
+        if (!elide || map.spinLockOff !== undefined) r0.id = ++env.idGen;
       }
-      r0.maybeNull = true;
-      r0.id = ++env.idGen;
       break;
     }
     case 'ringbuf_mem_or_null': {
@@ -182,9 +447,6 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
   }
   if (proto.changesPktData) {
     state.forEachReg((r) => { if (r.isPkt || r.type === 'pkt_end') markUnknown(r); });
-  }
-  if (id === 12) {
-    // A tail call that fails falls through; one that succeeds never returns.
   }
 }
 
@@ -208,6 +470,20 @@ export function exitSubprog(env: Env, state: VerifierState): number {
   // R0 may be unset (a void function); the caller fails only if it reads it.
   const r0 = callee.reg(0);
   if (r0.type === 'fp') reject(env, 'cannot return stack pointer to the caller');
+  if (callee.callback) {
+    // kernel: prepare_func_exit for a callback: R0 in its return range, then back to the helper
+    // call that scheduled it, which schedules it again (callbacks are verified as if called any
+    // number of times, until the states at the call converge).
+    if (r0.type === 'not_init') reject(env, 'R0 !read_ok');
+    if (r0.type !== 'scalar') reject(env, 'R0 not a scalar value');
+    if (r0.smin < 0n || r0.smax > 1n || r0.umax > 1n) {
+      reject(env, `At callback return the register R0 has smin=${r0.smin} smax=${r0.smax} should have been in [0, 1]`);
+    }
+    if (state.refs.length > 0) reject(env, 'references held while a callback returns: not modelled by this verifier');
+    state.frames.pop();
+    state.forEachReg((r) => { if (r.type === 'fp' && r.frameno >= state.frames.length) markUnknown(r); });
+    return callee.callsite;
+  }
   state.frames.pop();
   const caller = state.cur;
   caller.regs[0]!.assign(r0);

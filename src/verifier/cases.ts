@@ -96,7 +96,7 @@ export const FIXUP_MAPS: ReadonlyMap<string, FixupMap> = new Map<string, FixupMa
   ['map_sockhash', { type: MapType.SOCKHASH, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0 }],
   ['map_xskmap', { type: MapType.XSKMAP, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0 }],
   ['map_stacktrace', { type: MapType.STACK_TRACE, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0 }],
-  ['map_spin_lock', { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0, btfValueTypeId: 3, hasSpecialFields: true }],
+  ['map_spin_lock', { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0, btfValueTypeId: 3, spinLockOff: 4 }],
   ['map_array_ro', { type: MapType.ARRAY, keySize: 4, valueSize: TEST_VAL_SIZE, maxEntries: 1, flags: MapFlag.RDONLY_PROG }],
   ['map_array_wo', { type: MapType.ARRAY, keySize: 4, valueSize: TEST_VAL_SIZE, maxEntries: 1, flags: MapFlag.WRONLY_PROG }],
   ['map_array_small', { type: MapType.ARRAY, keySize: 4, valueSize: 1, maxEntries: 1, flags: 0 }],
@@ -104,7 +104,7 @@ export const FIXUP_MAPS: ReadonlyMap<string, FixupMap> = new Map<string, FixupMa
   ['map_event_output', { type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0 }],
   ['map_reuseport_array', { type: MapType.REUSEPORT_SOCKARRAY, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0 }],
   ['map_ringbuf', { type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096, flags: 0 }],
-  ['map_timer', { type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 1, flags: 0, btfValueTypeId: 5, hasSpecialFields: true }],
+  ['map_timer', { type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 1, flags: 0, btfValueTypeId: 5, timerOff: 0 }],
   ['map_kptr', { type: MapType.ARRAY, keySize: 4, valueSize: 24, maxEntries: 1, flags: 0, btfValueTypeId: 14, hasSpecialFields: true }],
 ]);
 

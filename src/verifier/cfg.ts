@@ -6,6 +6,9 @@
 import type { Instruction } from '../isa/index.js';
 import { VerifierReject } from './env.js';
 
+/** Helper ids that call a callback (bpf_for_each_map_elem, bpf_loop). */
+const CALLBACK_CALLS: ReadonlySet<number> = new Set([164, 181]);
+
 export interface ControlFlow {
   /** Subprogram start slots, sorted, [0] = 0. */
   readonly subprogs: number[];
@@ -23,9 +26,13 @@ export function jumpTarget(insn: Instruction, idx: number): number | undefined {
 }
 
 /** Runs check_subprogs and check_cfg; throws VerifierReject with the kernel's message. */
-export function checkControlFlow(slots: readonly (Instruction | undefined)[], privileged: boolean): ControlFlow {
+/**
+ * `roots`: further subprogram entries reached without a call, searched after the main program
+ * (kernel: the exception callback, add_subprog_and_kfunc and check_cfg's second walk).
+ */
+export function checkControlFlow(slots: readonly (Instruction | undefined)[], privileged: boolean, roots: readonly number[] = []): ControlFlow {
   const n = slots.length;
-  const starts = new Set<number>([0]);
+  const starts = new Set<number>([0, ...roots]);
   slots.forEach((insn, i) => {
     if (insn === undefined) return;
     const isCall = insn.kind === 'call' && insn.target === 'local';
@@ -77,6 +84,8 @@ export function checkControlFlow(slots: readonly (Instruction | undefined)[], pr
           return [next, t];
         }
         prunePoints[next] = 1;
+        // kernel: mark_force_checkpoint for calls that schedule a callback: where its iterations converge.
+        if (insn.target === 'helper' && CALLBACK_CALLS.has(insn.imm)) prunePoints[i] = 1;
         return [next];
       }
       case 'lddw':
@@ -96,15 +105,18 @@ export function checkControlFlow(slots: readonly (Instruction | undefined)[], pr
     state[i] = 1;
     stack.push({ i, succ: successors(i), k: 0 });
   };
-  visit(0, 0);
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1]!;
-    if (top.k < top.succ.length) {
-      const t = top.succ[top.k++]!;
-      visit(t, top.i);
-    } else {
-      state[top.i] = 2;
-      stack.pop();
+  for (const root of [0, ...roots]) {
+    if (state[root] !== 0) continue;
+    visit(root, root);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.k < top.succ.length) {
+        const t = top.succ[top.k++]!;
+        visit(t, top.i);
+      } else {
+        state[top.i] = 2;
+        stack.pop();
+      }
     }
   }
   for (let i = 0; i < n; i++) {

@@ -6,11 +6,15 @@
  */
 import { AttachType, ProgramType } from '../object/uapi-types.js';
 import type { RegType } from './reg.js';
+import { rawTpWritableCtxValid, syscallCtxValid, tracingReturnRange } from './ctx-tracing.js';
 
 /** What a valid access yields: the loaded register's type (scalar unless a pointer field). */
 export interface CtxAccess {
   readonly regType: RegType;
   readonly maybeNull?: boolean;
+  /** btf_id: the kernel BTF struct the loaded pointer points to, and its `BtfFlag` bits (ctx-tracing.ts). */
+  readonly btfId?: number;
+  readonly btfFlags?: number;
 }
 
 /** Context struct sizes, for the log and the `ctx` description. */
@@ -175,6 +179,14 @@ export function effectiveAttachType(progType: number, attachType: number): numbe
       return SOCK_ADDR_ATTACH.has(attachType) ? attachType : undefined;
     case ProgramType.SK_LOOKUP:
       return attachType === A.SK_LOOKUP ? attachType : undefined;
+    case ProgramType.CGROUP_SKB:
+      return attachType === A.CGROUP_INET_INGRESS || attachType === A.CGROUP_INET_EGRESS ? attachType : undefined;
+    case ProgramType.CGROUP_SOCKOPT:
+      return attachType === A.CGROUP_GETSOCKOPT || attachType === A.CGROUP_SETSOCKOPT ? attachType : undefined;
+    case ProgramType.SK_REUSEPORT:
+      return attachType === A.SK_REUSEPORT_SELECT || attachType === A.SK_REUSEPORT_SELECT_OR_MIGRATE ? attachType : undefined;
+    case ProgramType.NETFILTER:
+      return attachType === A.NETFILTER ? attachType : undefined;
     default:
       return attachType;
   }
@@ -264,6 +276,111 @@ function skLookupValid(off: number, size: number, write: boolean): Result {
   return narrowOk(size, 4) ? SCALAR : undefined;
 }
 
+/** kernel: lwt_is_valid_access (LWT_IN, LWT_OUT, LWT_XMIT; __sk_buff). */
+function lwtValid(off: number, size: number, write: boolean): Result {
+  if (inRange(off, SKB.tc_classid, 4) || (off >= SKB.family && off < SKB.local_port_end) || inRange(off, SKB.data_meta, 4)
+    || inRange(off, SKB.tstamp, 8) || inRange(off, SKB.wire_len, 4) || inRange(off, SKB.hwtstamp, 8)) return undefined;
+  if (write && !(inRange(off, SKB.mark, 4) || inRange(off, SKB.priority, 4) || (off >= SKB.cb0 && off < SKB.cb_end))) return undefined;
+  const base = skbValid(off, size, write);
+  if (base === undefined) return undefined;
+  if (inRange(off, SKB.data, 4)) return { regType: 'pkt' };
+  if (inRange(off, SKB.data_end, 4)) return { regType: 'pkt_end' };
+  return base;
+}
+
+/** kernel: flow_dissector_is_valid_access (__sk_buff: data, data_end and flow_keys only, read-only). */
+function flowDissectorValid(off: number, size: number, write: boolean): Result {
+  if (off < 0 || off >= SK_BUFF_SIZE || off % size !== 0 || write) return undefined;
+  if (inRange(off, SKB.data, 4)) return size === 4 ? { regType: 'pkt' } : undefined;
+  if (inRange(off, SKB.data_end, 4)) return size === 4 ? { regType: 'pkt_end' } : undefined;
+  if (inRange(off, SKB.flow_keys, 8)) return size === 8 ? { regType: 'flow_keys' } : undefined;
+  return undefined;
+}
+
+/** sizeof(struct bpf_flow_keys): the memory a flow_keys pointer reaches (kernel: check_flow_keys_access). */
+export const BPF_FLOW_KEYS_SIZE = 56;
+
+// struct bpf_sock_ops: op 0, args[4]/reply/replylong[4] 4, family 20, … sk_txhash 164, bytes_received 168,
+// bytes_acked 176, sk 184, skb_data 192, skb_data_end 200, skb_len 208, skb_tcp_flags 212, skb_hwtstamp 216; size 224.
+const SOCK_OPS = { reply: 4, sk_txhash: 164, bytes_received: 168, sk: 184, skb_data: 192, skb_data_end: 200, skb_tcp_flags: 212, skb_hwtstamp: 216, size: 224 } as const;
+
+/** kernel: sock_ops_is_valid_access. */
+function sockOpsValid(off: number, size: number, write: boolean): Result {
+  if (off < 0 || off >= SOCK_OPS.size || off % size !== 0) return undefined;
+  if (write) return (off === SOCK_OPS.reply || off === SOCK_OPS.sk_txhash) && size === 4 ? SCALAR : undefined;
+  if (off >= SOCK_OPS.bytes_received && off < SOCK_OPS.sk) return size === 8 ? SCALAR : undefined;
+  if (inRange(off, SOCK_OPS.sk, 8)) return size === 8 ? { regType: 'sock', maybeNull: true } : undefined;
+  if (inRange(off, SOCK_OPS.skb_data, 8)) return size === 8 ? { regType: 'pkt' } : undefined;
+  if (inRange(off, SOCK_OPS.skb_data_end, 8)) return size === 8 ? { regType: 'pkt_end' } : undefined;
+  if (off === SOCK_OPS.skb_tcp_flags) return narrowOk(size, 4) ? SCALAR : undefined;
+  if (inRange(off, SOCK_OPS.skb_hwtstamp, 8)) return size === 8 ? SCALAR : undefined;
+  return size === 4 ? SCALAR : undefined;
+}
+
+// struct sk_reuseport_md: data 0, data_end 8, len 16, eth_protocol 20, ip_protocol 24, bind_inany 28, hash 32,
+// sk 40, migrating_sk 48; size 56.
+const SK_REUSEPORT_MD_SIZE = 56;
+
+/** kernel: sk_reuseport_is_valid_access. */
+function skReuseportValid(off: number, size: number, write: boolean): Result {
+  if (off < 0 || off >= SK_REUSEPORT_MD_SIZE || off % size !== 0 || write) return undefined;
+  switch (off) {
+    case 0: return size === 8 ? { regType: 'pkt' } : undefined;
+    case 8: return size === 8 ? { regType: 'pkt_end' } : undefined;
+    case 32: return size === 4 ? SCALAR : undefined;
+    case 40: return size === 8 ? { regType: 'sock' } : undefined;
+    case 48: return size === 8 ? { regType: 'sock_common', maybeNull: true } : undefined;
+    default: break;
+  }
+  if (off >= 20 && off < 24 && size < 2) return undefined; // eth_protocol: at least sizeof(skb->protocol)
+  if (off >= 16 && off < 32) return narrowOk(size, 4) ? SCALAR : undefined; // len, eth_protocol, ip_protocol, bind_inany
+  return undefined;
+}
+
+/** kernel: cgroup_dev_is_valid_access (struct bpf_cgroup_dev_ctx: access_type 0, major 4, minor 8). */
+function cgroupDevValid(off: number, size: number, write: boolean): Result {
+  if (write || off < 0 || off + size > 12 || off % size !== 0) return undefined;
+  if (off < 4) return narrowOk(size, 4) ? SCALAR : undefined;
+  return size === 4 ? SCALAR : undefined;
+}
+
+/** kernel: sysctl_is_valid_access (struct bpf_sysctl: write 0 read-only, file_pos 4). */
+function sysctlValid(off: number, size: number, write: boolean): Result {
+  if (off < 0 || off + size > 8 || off % size !== 0) return undefined;
+  if (off < 4) return !write && narrowOk(size, 4) ? SCALAR : undefined;
+  if (write) return size === 4 ? SCALAR : undefined;
+  return narrowOk(size, 4) ? SCALAR : undefined;
+}
+
+// struct bpf_sockopt: sk 0, optval 8, optval_end 16, level 24, optname 28, optlen 32, retval 36; size 40.
+const SOCKOPT_SIZE = 40;
+
+/** kernel: cg_sockopt_is_valid_access. optval/optval_end bound a packet-like buffer. */
+function sockoptValid(off: number, size: number, write: boolean, attachType: number): Result {
+  if (off < 0 || off >= SOCKOPT_SIZE || off % size !== 0) return undefined;
+  if (write) {
+    switch (off) {
+      case 36: return size === 4 && attachType === A.CGROUP_GETSOCKOPT ? SCALAR : undefined;
+      case 24: case 28: return size === 4 && attachType === A.CGROUP_SETSOCKOPT ? SCALAR : undefined;
+      case 32: return size === 4 ? SCALAR : undefined;
+      default: return undefined;
+    }
+  }
+  if (inRange(off, 0, 8)) return size === 8 ? { regType: 'sock' } : undefined;
+  if (inRange(off, 8, 8)) return size === 8 ? { regType: 'pkt' } : undefined;
+  if (inRange(off, 16, 8)) return size === 8 ? { regType: 'pkt_end' } : undefined;
+  if (off === 36) return size === 4 && attachType === A.CGROUP_GETSOCKOPT ? SCALAR : undefined;
+  return size === 4 ? SCALAR : undefined;
+}
+
+/**
+ * kernel: nf_is_valid_access (struct bpf_nf_ctx: state 0, skb 8). Both fields load trusted BTF
+ * pointers (nf_hook_state, sk_buff), which this verifier does not model: every access is refused.
+ */
+function netfilterValid(): Result {
+  return undefined;
+}
+
 type Validator = (off: number, size: number, write: boolean, attachType: number) => Result;
 
 const VALIDATORS: ReadonlyMap<number, Validator> = new Map<number, Validator>([
@@ -281,6 +398,19 @@ const VALIDATORS: ReadonlyMap<number, Validator> = new Map<number, Validator>([
   [ProgramType.CGROUP_SOCK, cgroupSockValid],
   [ProgramType.SK_MSG, skMsgValid],
   [ProgramType.SK_LOOKUP, skLookupValid],
+  [ProgramType.LWT_IN, lwtValid],
+  [ProgramType.LWT_OUT, lwtValid],
+  [ProgramType.LWT_XMIT, lwtValid],
+  [ProgramType.SOCK_OPS, sockOpsValid],
+  [ProgramType.CGROUP_DEVICE, cgroupDevValid],
+  [ProgramType.SK_REUSEPORT, skReuseportValid],
+  [ProgramType.FLOW_DISSECTOR, flowDissectorValid],
+  [ProgramType.CGROUP_SYSCTL, sysctlValid],
+  [ProgramType.CGROUP_SOCKOPT, sockoptValid],
+  [ProgramType.NETFILTER, netfilterValid],
+  // Tracing helper (ctx-tracing.ts); TRACING itself is typed by its attach target in mem.ts.
+  [ProgramType.RAW_TRACEPOINT_WRITABLE, rawTpWritableCtxValid],
+  [ProgramType.SYSCALL, syscallCtxValid],
 ]);
 
 /** Whether this verifier models the context of `progType`. */
@@ -289,9 +419,13 @@ export function hasContextRules(progType: number): boolean {
 }
 
 /** The access's result, or undefined when the kernel refuses it ("invalid bpf_context access"). */
-export function checkContextAccess(progType: number, attachType: number, off: number, size: number, write: boolean): CtxAccess | undefined {
+export function checkContextAccess(progType: number, attachType: number, off: number, size: number, write: boolean,
+  signed = false): CtxAccess | undefined {
   const v = VALIDATORS.get(progType);
-  return v === undefined ? undefined : v(off, size, write, attachType);
+  const r = v === undefined ? undefined : v(off, size, write, attachType);
+  // A sign-extending load (BPF_MEMSX) of a pointer field is refused (kernel: info->is_ldsx).
+  if (r !== undefined && signed && r.regType !== 'scalar') return undefined;
+  return r;
 }
 
 /** Program types with direct packet access, and whether they may write (kernel: may_access_direct_pkt_data). */
@@ -301,7 +435,7 @@ export function directPacketAccess(progType: number): 'rw' | 'r' | undefined {
     case ProgramType.FLOW_DISSECTOR: case ProgramType.CGROUP_SKB:
       return 'r';
     case ProgramType.SCHED_CLS: case ProgramType.SCHED_ACT: case ProgramType.XDP: case ProgramType.LWT_XMIT:
-    case ProgramType.SK_SKB: case ProgramType.SK_MSG:
+    case ProgramType.SK_SKB: case ProgramType.SK_MSG: case ProgramType.CGROUP_SOCKOPT:
       return 'rw';
     default:
       return undefined;
@@ -330,6 +464,8 @@ export function returnRange(progType: number, attachType: number): [bigint, bigi
           return [1n, 1n];
         default: return [0n, 1n];
       }
+    case ProgramType.TRACING: // ctx-tracing.ts
+      return tracingReturnRange(attachType);
     case ProgramType.CGROUP_SOCK: case ProgramType.SOCK_OPS: case ProgramType.CGROUP_DEVICE: case ProgramType.CGROUP_SYSCTL:
     case ProgramType.CGROUP_SOCKOPT: case ProgramType.SK_LOOKUP: case ProgramType.NETFILTER:
       return [0n, 1n];

@@ -5,7 +5,7 @@
  * (include/uapi/linux/bpf.h __BPF_FUNC_MAPPER). A helper this table does not describe is
  * refused: guessing its prototype could accept what the kernel rejects.
  */
-import { MapType, ProgramType } from '../object/uapi-types.js';
+import { AttachType, MapType, ProgramType } from '../object/uapi-types.js';
 
 /** Argument kinds (kernel: enum bpf_arg_type, with the flags that matter folded in). */
 export type ArgType =
@@ -29,7 +29,23 @@ export type ArgType =
   /** A known constant: the size to allocate (ringbuf_reserve). */
   | 'alloc_size_or_zero'
   /** A ring-buffer record to submit or discard (OBJ_RELEASE). */
-  | 'ringbuf_release';
+  | 'ringbuf_release'
+  /** Pointer to map value_size bytes the helper writes (ARG_PTR_TO_MAP_VALUE | MEM_UNINIT | MEM_WRITE). */
+  | 'map_value_uninit'
+  /** Memory the helper writes, or NULL with a zero size (ARG_PTR_TO_MEM_OR_NULL | MEM_WRITE). */
+  | 'mem_or_null_write'
+  /** An aligned 8-byte slot the helper writes (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_UNINIT | MEM_ALIGNED, size 8). */
+  | 'fixed_mem8_uninit'
+  /** A NUL-terminated string in a frozen read-only map (ARG_PTR_TO_CONST_STR). */
+  | 'const_str'
+  /** A callback: a subprogram's address from `lddw rX, func` (ARG_PTR_TO_FUNC). */
+  | 'func'
+  /** The callback's context: a stack pointer or NULL (ARG_PTR_TO_STACK_OR_NULL). */
+  | 'stack_or_null'
+  /** The `struct bpf_spin_lock` of a map value, at its constant offset (ARG_PTR_TO_SPIN_LOCK). */
+  | 'spin_lock'
+  /** The `struct bpf_timer` of a map value, at its constant offset (ARG_PTR_TO_TIMER). */
+  | 'timer';
 
 export type RetType = 'integer' | 'void' | 'map_value_or_null' | 'ringbuf_mem_or_null';
 
@@ -95,6 +111,8 @@ export function helperId(name: string): number | undefined {
 const MAP_OPS = [MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_HASH,
   MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE];
 const INT = 'integer' as const;
+/** Maps with for_each callbacks (kernel: map_set_for_each_callback_args in the map ops). */
+const FOR_EACH_MAPS = [MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.ARRAY, MapType.PERCPU_ARRAY];
 const pkt = true;
 
 /** Prototypes by helper id. */
@@ -104,13 +122,15 @@ export const HELPER_PROTOS: ReadonlyMap<number, HelperProto> = new Map<number, H
   [3, { args: ['map_ptr', 'map_key'], ret: INT, pktAccess: true, mapTypes: MAP_OPS }],
   [4, { args: ['uninit_mem', 'size_or_zero', 'anything'], ret: INT }],
   [5, { args: [], ret: INT }],
-  [6, { args: ['mem', 'size', 'anything', 'anything', 'anything'], ret: INT }],
+  // Only the format and its size are checked; R3-R5 are variadic and may be unset.
+  [6, { args: ['mem', 'size'], ret: INT }],
   [7, { args: [], ret: INT }],
   [8, { args: [], ret: INT }],
   [9, { args: ['ctx', 'anything', 'mem', 'size', 'anything'], ret: INT, changesPktData: pkt }],
   [10, { args: ['ctx', 'anything', 'anything', 'anything', 'anything'], ret: INT, changesPktData: pkt }],
   [11, { args: ['ctx', 'anything', 'anything', 'anything', 'anything'], ret: INT, changesPktData: pkt }],
-  [12, { args: ['ctx', 'map_ptr', 'anything'], ret: 'void', mapTypes: [MapType.PROG_ARRAY] }],
+  // A tail call that fails returns: the packet may have changed (bpf_helper_changes_pkt_data lists it).
+  [12, { args: ['ctx', 'map_ptr', 'anything'], ret: 'void', mapTypes: [MapType.PROG_ARRAY], changesPktData: pkt }],
   [13, { args: ['ctx', 'anything', 'anything'], ret: INT }],
   [14, { args: [], ret: INT }],
   [15, { args: [], ret: INT }],
@@ -149,6 +169,46 @@ export const HELPER_PROTOS: ReadonlyMap<number, HelperProto> = new Map<number, H
   [133, { args: ['ringbuf_release', 'anything'], ret: 'void' }],
   [134, { args: ['map_ptr', 'anything'], ret: INT, mapTypes: [MapType.RINGBUF] }],
   [122, { args: ['ctx_or_null'], ret: INT }],
+  [24, { args: ['ctx'], ret: INT }],
+  [59, { args: ['ctx', 'anything'], ret: INT }],
+  [87, { args: ['map_ptr', 'map_value', 'anything'], ret: INT, pktAccess: true, mapTypes: [MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER] }],
+  [88, { args: ['map_ptr', 'map_value_uninit'], ret: INT, mapTypes: [MapType.QUEUE, MapType.STACK] }],
+  [89, { args: ['map_ptr', 'map_value_uninit'], ret: INT, mapTypes: [MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER] }],
+  [105, { args: ['mem', 'size', 'anything', 'fixed_mem8_uninit'], ret: INT }],
+  [106, { args: ['mem', 'size', 'anything', 'fixed_mem8_uninit'], ret: INT }],
+  [118, { args: [], ret: INT }],
+  [120, { args: ['anything', 'anything', 'uninit_mem', 'size'], ret: INT }],
+  [123, { args: ['anything'], ret: INT }],
+  [160, { args: [], ret: INT }],
+  [164, { args: ['map_ptr', 'func', 'stack_or_null', 'anything'], ret: INT, mapTypes: FOR_EACH_MAPS }],
+  [165, { args: ['mem_or_null_write', 'size_or_zero', 'const_str', 'mem_or_null', 'size_or_zero'], ret: INT }],
+  [177, { args: ['mem', 'size', 'mem_or_null', 'size_or_zero'], ret: INT }],
+  [181, { args: ['anything', 'func', 'stack_or_null', 'anything'], ret: INT }],
+  [182, { args: ['mem', 'size', 'const_str'], ret: INT }],
+  [186, { args: [], ret: INT }],
+  [187, { args: ['anything'], ret: INT }],
+  [195, { args: ['map_ptr', 'map_key', 'anything'], ret: 'map_value_or_null', pktAccess: true,
+    mapTypes: [MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH] }],
+  [208, { args: [], ret: INT }],
+  [53, { args: ['ctx', 'map_ptr', 'map_key', 'anything'], ret: INT, pktAccess: true, mapTypes: [MapType.SOCKMAP] }],
+  [70, { args: ['ctx', 'map_ptr', 'map_key', 'anything'], ret: INT, pktAccess: true, mapTypes: [MapType.SOCKHASH] }],
+  [61, { args: ['ctx', 'anything'], ret: INT }],
+  [60, { args: ['ctx', 'map_ptr', 'anything', 'anything'], ret: INT, mapTypes: [MapType.SOCKMAP] }],
+  // kernel: bpf_sk_redirect_map_proto / bpf_sk_redirect_hash_proto (sk_skb).
+  [52, { args: ['ctx', 'map_ptr', 'anything', 'anything'], ret: INT, mapTypes: [MapType.SOCKMAP] }],
+  [72, { args: ['ctx', 'map_ptr', 'map_key', 'anything'], ret: INT, mapTypes: [MapType.SOCKHASH] }],
+  [71, { args: ['ctx', 'map_ptr', 'map_key', 'anything'], ret: INT, mapTypes: [MapType.SOCKHASH] }],
+  [63, { args: ['ctx', 'anything', 'anything', 'anything'], ret: INT, changesPktData: pkt }],
+  [90, { args: ['ctx', 'anything', 'anything', 'anything'], ret: INT, changesPktData: pkt }],
+  [91, { args: ['ctx', 'anything', 'anything', 'anything'], ret: INT, changesPktData: pkt }],
+  [62, { args: ['ctx', 'anything'], ret: INT }],
+  // kernel/bpf/helpers.c: bpf_spin_lock_proto, bpf_spin_unlock_proto, the bpf_timer_*_proto.
+  [93, { args: ['spin_lock'], ret: 'void' }],
+  [94, { args: ['spin_lock'], ret: 'void' }],
+  [169, { args: ['timer', 'map_ptr', 'anything'], ret: INT }],
+  [170, { args: ['timer', 'func'], ret: INT }],
+  [171, { args: ['timer', 'anything', 'anything'], ret: INT }],
+  [172, { args: ['timer'], ret: INT }],
 ]);
 
 /**
@@ -162,21 +222,52 @@ export const MAP_TYPE_HELPERS: ReadonlyMap<number, readonly number[]> = new Map<
   [MapType.STACK_TRACE, [27]],
   [MapType.ARRAY_OF_MAPS, [1]],
   [MapType.HASH_OF_MAPS, [1]],
+  [MapType.QUEUE, [87, 88, 89]],
+  [MapType.STACK, [87, 88, 89]],
+  [MapType.BLOOM_FILTER, [87, 89]],
+  // Updates from the program (may_update_sockmap) are not modelled: only the helpers made for these maps.
+  [MapType.SOCKMAP, [1, 52, 53, 60, 82]],
+  [MapType.SOCKHASH, [1, 70, 71, 72, 82]],
 ]);
 
-// kernel: bpf_base_func_proto, as a privileged (CAP_BPF + CAP_PERFMON) loader sees it.
-const BASE = [1, 2, 3, 5, 6, 7, 8, 12, 35, 42, 112, 113, 114, 115, 125, 130, 131, 132, 133, 134];
-const SK_FILTER = [...BASE, 25, 26, 46, 47, 68];
-const TC = [...BASE, 9, 10, 11, 13, 17, 18, 19, 23, 25, 26, 28, 34, 39, 46, 47, 68];
-const XDP = [...BASE, 23, 25, 28, 44, 51, 54, 65];
-const CGROUP_SKB = [...BASE, 25, 26, 46, 47, 68];
-const SK_SKB = [...BASE, 9, 25, 26, 39, 46, 47];
+// kernel: bpf_base_func_proto (6.18) as a root loader sees it, in its three tiers (the helpers of
+// each tier that this table describes):
+// - everyone: map ops, push/pop/peek, lookup_percpu, prandom, smp id, numa id, tail_call, the ktime
+//   clocks, ring buffer, strncmp, strtol/strtoul, current pid/tgid, ns pid/tgid, uid/gid;
+const BASE_ALL = [1, 2, 3, 87, 88, 89, 195, 7, 8, 42, 12, 5, 125, 208, 130, 131, 132, 133, 134, 182, 105, 106, 14, 120, 15];
+// - CAP_BPF: jiffies64, for_each_map_elem, loop, the current cgroup ids, spin lock/unlock, the timers;
+const BASE_BPF = [118, 164, 181, 80, 123, 93, 94, 169, 170, 171, 172];
+// - CAP_PERFMON: trace_printk, current task, current comm, probe_read_{user,kernel}{,_str}, snprintf, trace_vprintk.
+const BASE_PERFMON = [6, 35, 16, 112, 113, 114, 115, 165, 177];
+const BASE = [...BASE_ALL, ...BASE_BPF, ...BASE_PERFMON];
+// kernel: bpf_sk_base_func_proto: the base plus ktime_get_coarse_ns (and skc_to_* casts, not modelled).
+const SK_BASE = [...BASE, 160];
+const SK_FILTER = [...SK_BASE, 25, 26, 46, 47, 68];
+const TC = [...SK_BASE, 9, 10, 11, 13, 17, 18, 19, 23, 25, 26, 28, 34, 39, 46, 47, 68];
+const XDP = [...SK_BASE, 23, 25, 28, 44, 51, 54, 65];
+const CGROUP_SKB = [...SK_BASE, 25, 26, 46, 47, 68];
+const SK_SKB = [...SK_BASE, 9, 25, 26, 39, 46, 47, 52, 72];
 // kernel: sock_addr_func_proto, sock_filter_func_proto, sk_msg_func_proto, sk_lookup_func_proto (the subset modelled).
-const SOCK_ADDR = [...BASE, 14, 15, 46, 122];
+const SOCK_ADDR = [...SK_BASE, 14, 15, 46, 122];
 const CGROUP_SOCK = [...BASE, 14, 15, 46, 122];
-const SK_MSG = [...BASE, 14, 15];
-const SK_LOOKUP = [...BASE];
+const SK_MSG = [...SK_BASE, 14, 15, 60, 61, 62, 63, 71, 90, 91];
+const SK_LOOKUP = [...SK_BASE];
 const TRACING = [...BASE, 4, 14, 15, 16, 22, 25, 27, 45, 67, 80];
+// kernel: lwt_out_func_proto (LWT_IN adds lwt_push_encap, not modelled), lwt_xmit_func_proto.
+const LWT_OUT = [...SK_BASE, 24, 25, 26, 28, 34, 39];
+const LWT_XMIT = [...LWT_OUT, 9, 10, 11, 13, 23];
+// kernel: sock_ops_func_proto: get_socket_cookie and get_netns_cookie take the context here.
+const SOCK_OPS = [...SK_BASE, 25, 46, 53, 59, 70, 122];
+// kernel: sk_reuseport_func_proto (bpf_base_func_proto underneath, not the sk one): its skb_load_bytes takes the context.
+const SK_REUSEPORT = [...BASE, 26, 160];
+// kernel: flow_dissector_func_proto: skb_load_bytes on the context.
+const FLOW_DISSECTOR = [...SK_BASE, 26];
+// kernel: cgroup_dev_func_proto, sysctl_func_proto, cg_sockopt_func_proto (cgroup_common_func_proto first:
+// get_retval/set_retval, see RETVAL_ATTACH); bpf_nf_func_proto is the base alone.
+const CGROUP_DEVICE = [...BASE, 25, 186, 187];
+const CGROUP_SYSCTL = [...BASE, 25, 160, 186, 187];
+const CGROUP_SOCKOPT = [...BASE, 25, 122, 186, 187];
+const NETFILTER = [...BASE];
 
 const ALLOWED: ReadonlyMap<number, ReadonlySet<number>> = new Map([
   [ProgramType.SOCKET_FILTER, new Set(SK_FILTER)],
@@ -189,14 +280,35 @@ const ALLOWED: ReadonlyMap<number, ReadonlySet<number>> = new Map([
   [ProgramType.TRACEPOINT, new Set(TRACING)],
   [ProgramType.PERF_EVENT, new Set(TRACING)],
   [ProgramType.RAW_TRACEPOINT, new Set(TRACING)],
+  // Tracing (ctx-tracing.ts): tracing_prog_func_proto and syscall_prog_func_proto fall back to raw_tp_prog_func_proto.
+  [ProgramType.RAW_TRACEPOINT_WRITABLE, new Set(TRACING)],
+  [ProgramType.TRACING, new Set(TRACING)],
+  [ProgramType.SYSCALL, new Set(TRACING)],
   [ProgramType.CGROUP_SOCK_ADDR, new Set(SOCK_ADDR)],
   [ProgramType.CGROUP_SOCK, new Set(CGROUP_SOCK)],
   [ProgramType.SK_MSG, new Set(SK_MSG)],
   [ProgramType.SK_LOOKUP, new Set(SK_LOOKUP)],
+  [ProgramType.LWT_IN, new Set(LWT_OUT)],
+  [ProgramType.LWT_OUT, new Set(LWT_OUT)],
+  [ProgramType.LWT_XMIT, new Set(LWT_XMIT)],
+  [ProgramType.SOCK_OPS, new Set(SOCK_OPS)],
+  [ProgramType.SK_REUSEPORT, new Set(SK_REUSEPORT)],
+  [ProgramType.FLOW_DISSECTOR, new Set(FLOW_DISSECTOR)],
+  [ProgramType.CGROUP_DEVICE, new Set(CGROUP_DEVICE)],
+  [ProgramType.CGROUP_SYSCTL, new Set(CGROUP_SYSCTL)],
+  [ProgramType.CGROUP_SOCKOPT, new Set(CGROUP_SOCKOPT)],
+  [ProgramType.NETFILTER, new Set(NETFILTER)],
 ]);
 
+/** kernel: cgroup_common_func_proto: get_retval and set_retval exist except for these expected attach types. */
+const NO_RETVAL_ATTACH: ReadonlySet<number> = new Set([AttachType.CGROUP_INET_INGRESS, AttachType.CGROUP_INET_EGRESS,
+  AttachType.CGROUP_SOCK_OPS, AttachType.CGROUP_UDP4_RECVMSG, AttachType.CGROUP_UDP6_RECVMSG, AttachType.CGROUP_UNIX_RECVMSG,
+  AttachType.CGROUP_INET4_GETPEERNAME, AttachType.CGROUP_INET6_GETPEERNAME, AttachType.CGROUP_UNIX_GETPEERNAME,
+  AttachType.CGROUP_INET4_GETSOCKNAME, AttachType.CGROUP_INET6_GETSOCKNAME, AttachType.CGROUP_UNIX_GETSOCKNAME]);
+
 /** The prototype of helper `id` for `progType`, or undefined when the program may not call it here. */
-export function helperProto(progType: number, id: number): HelperProto | undefined {
+export function helperProto(progType: number, id: number, attachType = 0): HelperProto | undefined {
   if (ALLOWED.get(progType)?.has(id) !== true) return undefined;
+  if ((id === 186 || id === 187) && NO_RETVAL_ATTACH.has(attachType)) return undefined;
   return HELPER_PROTOS.get(id);
 }

@@ -6,3 +6,4 @@ export * from './ctx.js';
 export * from './log.js';
 export * from './verifier.js';
 export * from './cases.js';
+export * from './explain.js';

@@ -144,7 +144,8 @@ export function formatReg(r: Reg, frameno = r.frameno): string {
     fields.push(`ks=${r.map.keySize},vs=${r.map.valueSize}`);
   }
   if (r.type !== 'scalar' && r.off) fields.push(`off=${r.off}`);
-  if (r.type === 'pkt' || r.type === 'pkt_meta') fields.push(`r=${r.range}`);
+  // verbose_unum of the int range: negative markers print as 64-bit hex.
+  if (r.type === 'pkt' || r.type === 'pkt_meta') fields.push(`r=${unum(BigInt.asUintN(64, BigInt(r.range)))}`);
   if (r.type === 'mem' || r.type === 'ringbuf_mem') fields.push(`sz=${r.memSize}`);
   if (tnumIsConst(r.varOff)) {
     if (r.varOff.value !== 0n) fields.push(`imm=${r.varOff.value.toString(16)}`);
@@ -154,7 +155,11 @@ export function formatReg(r: Reg, frameno = r.frameno): string {
   return `${name}(${fields.join(',')})`;
 }
 
-/** Registers an instruction reads or writes: the ones the kernel's level-2 log prints after it. */
+/**
+ * Registers an instruction reads or writes: the ones the kernel marks scratched (check_reg_arg)
+ * and its log prints after the instruction. A helper call scratches R0 and the argument
+ * registers R1–R5 it clobbers; LD_ABS/LD_IND read R6 (and the index) and clobber R0–R5.
+ */
 export function touchedRegs(insn: Instruction): Set<number> {
   switch (insn.kind) {
     case 'alu': case 'endian': case 'jump':
@@ -163,18 +168,64 @@ export function touchedRegs(insn: Instruction): Set<number> {
       return new Set(insn.kind === 'atomic' && insn.op === 'cmpxchg' ? [0, insn.dst, insn.src] : [insn.dst, insn.src]);
     case 'st': case 'lddw':
       return new Set([insn.dst]);
-    case 'call': case 'ld_abs': case 'ld_ind':
-      return new Set([0]);
+    case 'call':
+      return new Set(insn.target === 'helper' ? [0, 1, 2, 3, 4, 5] : [0]);
+    case 'ld_abs':
+      return new Set([0, 1, 2, 3, 4, 5, 6]);
+    case 'ld_ind':
+      return new Set([0, 1, 2, 3, 4, 5, 6, insn.src]);
     default:
       return new Set();
   }
 }
 
-/** kernel: vlog_alignment: the column where the state after an instruction starts. */
+/**
+ * kernel: print_insn_state + vlog_alignment: the instruction text padded so that the `;` before
+ * the state after it lands at round_up(max(len + 5, 40), 8) - 2 (len without the newline).
+ */
 export function alignState(text: string): string {
-  const pos = text.length;
-  const col = Math.max(38, Math.ceil((pos + 4) / 8) * 8 - 2);
+  const col = Math.ceil(Math.max(text.length + 5, 40) / 8) * 8 - 2;
   return text.padEnd(col);
+}
+
+const SLOT_CHAR = (b: number): string => (b === STACK_MISC ? 'm' : b === STACK_ZERO ? '0' : b === STACK_SPILL ? 'r' : '?');
+
+/**
+ * One stack slot as the log prints it (`fp-8=mmmmmmmm`, `fp-16=ctx()`, `fp-16=????scalar()` for a
+ * 4-byte spill), or undefined for an unused slot. kernel: print_verifier_state: a slot whose lowest
+ * byte holds a spill prints the byte types above the spill, then the spilled register.
+ */
+function formatSlot(f: Frame, spi: number, frameno: number): string | undefined {
+  const types = Array.from({ length: BPF_REG_SIZE }, (_, j) => f.stack[spi * BPF_REG_SIZE + j]!);
+  if (types.every((b) => b === STACK_INVALID)) return undefined;
+  const off = -(spi + 1) * BPF_REG_SIZE;
+  const spill = f.spills[spi];
+  if (spill !== undefined && types[BPF_REG_SIZE - 1] === STACK_SPILL) {
+    const above = types.slice(0, types.indexOf(STACK_SPILL)).map(SLOT_CHAR).join('');
+    return `fp${off}=${above}${formatReg(spill, frameno)}`;
+  }
+  return `fp${off}=${types.map(SLOT_CHAR).join('')}`;
+}
+
+/**
+ * The state of one frame as print_verifier_state (kernel/bpf/log.c) prints it, each item with
+ * its leading space: ` frame1: R1=ctx() R10=fp0 fp-8=mmmmmmmm refs=2 cb`. With `regs`/`slots`
+ * only those (the scratched ones) are printed; `refs` are the reference ids the path holds.
+ */
+export function formatVerifierState(f: Frame, frameno: number, refs: readonly number[],
+  scratched?: { readonly regs: ReadonlySet<number>; readonly slots: ReadonlySet<number> }): string {
+  let out = frameno > 0 ? ` frame${frameno}:` : '';
+  f.regs.forEach((r, i) => {
+    if (r.type !== 'not_init' && (scratched === undefined || scratched.regs.has(i))) out += ` R${i}=${formatReg(r, frameno)}`;
+  });
+  for (let spi = 0; spi < f.spills.length; spi++) {
+    if (scratched !== undefined && !scratched.slots.has(spi)) continue;
+    const slot = formatSlot(f, spi, frameno);
+    if (slot !== undefined) out += ` ${slot}`;
+  }
+  if (refs.length > 0) out += ` refs=${refs.join(',')}`;
+  if (f.callback) out += ' cb';
+  return out;
 }
 
 /** `R0=... R1=ctx() R10=fp0 fp-8=mmmmmmmm` for one frame. */
@@ -185,16 +236,78 @@ export function formatFrame(f: Frame, frameno: number, only?: ReadonlySet<number
   });
   if (only !== undefined) return parts.join(' ');
   for (let spi = 0; spi < f.spills.length; spi++) {
-    const bytes = Array.from({ length: BPF_REG_SIZE }, (_, k) => f.stack[spi * BPF_REG_SIZE + BPF_REG_SIZE - 1 - k]!);
-    if (bytes.every((b) => b === STACK_INVALID)) continue;
-    const off = -(spi + 1) * BPF_REG_SIZE;
-    const spill = f.spills[spi];
-    if (spill !== undefined && bytes.every((b) => b === STACK_SPILL)) {
-      parts.push(`fp${off}=${formatReg(spill, frameno)}`);
-      continue;
-    }
-    const ch = (b: number): string => (b === STACK_MISC ? 'm' : b === STACK_ZERO ? '0' : b === STACK_SPILL ? 'r' : '?');
-    parts.push(`fp${off}=${bytes.map(ch).reverse().join('')}`);
+    const slot = formatSlot(f, spi, frameno);
+    if (slot !== undefined) parts.push(slot);
   }
   return (frameno > 0 ? `frame${frameno}: ` : '') + parts.join(' ');
+}
+
+/**
+ * One register or stack slot of a state in a form for tools (the structured side of the log):
+ * bounds are decimal strings so the object survives JSON.
+ */
+export interface RegisterInfo {
+  /** `r0`…`r10`, or `fp-8` for a stack slot. */
+  readonly name: string;
+  /** Call frame (0 = main program). */
+  readonly frame: number;
+  /** The kernel's type name (`map_value_or_null`, `scalar`, `fp`…); `stack` for a slot that holds no spilled register. */
+  readonly type: string;
+  /** The value as the log prints it (`map_value(ks=8,vs=16)`, `0`, `mmmmmmmm`). */
+  readonly text: string;
+  readonly id?: number;
+  readonly refObjId?: number;
+  /** Fixed offset of a pointer. */
+  readonly off?: number;
+  /** Signed and unsigned bounds of a scalar or of a pointer's variable offset, when known. */
+  readonly smin?: string;
+  readonly smax?: string;
+  readonly umin?: string;
+  readonly umax?: string;
+  /** The map a map_ptr / map_value points into. */
+  readonly map?: { readonly type: number; readonly keySize: number; readonly valueSize: number; readonly maxEntries: number };
+  /** Packet pointers: bytes known to be in bounds. */
+  readonly range?: number;
+  /** mem / ringbuf_mem: size in bytes. */
+  readonly memSize?: number;
+}
+
+function regInfo(name: string, frame: number, r: Reg): RegisterInfo {
+  const pointer = r.type !== 'scalar';
+  const bounded = (v: bigint, unbounded: bigint): string | undefined => (v === unbounded ? undefined : v.toString());
+  return {
+    name, frame, type: r.type + (r.maybeNull ? '_or_null' : ''), text: formatReg(r, frame),
+    ...(r.id ? { id: r.id } : {}),
+    ...(r.refObjId ? { refObjId: r.refObjId } : {}),
+    ...(pointer && r.off ? { off: r.off } : {}),
+    // A pointer's bounds are those of its variable offset: worth reporting only when it is not a constant.
+    ...(r.type === 'not_init' || (pointer && tnumIsConst(r.varOff)) ? {} : {
+      ...(bounded(r.smin, S64_MIN) !== undefined ? { smin: r.smin.toString() } : {}),
+      ...(bounded(r.smax, S64_MAX) !== undefined ? { smax: r.smax.toString() } : {}),
+      ...(r.umin !== 0n ? { umin: r.umin.toString() } : {}),
+      ...(r.umax !== U64_MAX ? { umax: r.umax.toString() } : {}),
+    }),
+    ...(r.map !== undefined && pointer ? { map: { type: r.map.type, keySize: r.map.keySize, valueSize: r.map.valueSize, maxEntries: r.map.maxEntries } } : {}),
+    ...(r.type === 'pkt' || r.type === 'pkt_meta' ? { range: r.range } : {}),
+    ...(r.type === 'mem' || r.type === 'ringbuf_mem' ? { memSize: r.memSize } : {}),
+  };
+}
+
+/** Every initialised register and used stack slot of every frame of a state, for tools. */
+export function registerSnapshot(frames: readonly Frame[]): RegisterInfo[] {
+  const out: RegisterInfo[] = [];
+  frames.forEach((f, frameno) => {
+    f.regs.forEach((r, i) => { if (r.type !== 'not_init') out.push(regInfo(`r${i}`, frameno, r)); });
+    for (let spi = 0; spi < f.spills.length; spi++) {
+      const text = formatSlot(f, spi, frameno);
+      if (text === undefined) continue;
+      const name = `fp${-(spi + 1) * BPF_REG_SIZE}`;
+      const spill = f.spills[spi];
+      const value = text.slice(name.length + 1);
+      out.push(spill !== undefined && value.endsWith(formatReg(spill, frameno)) && f.stack[spi * BPF_REG_SIZE + BPF_REG_SIZE - 1] === STACK_SPILL
+        ? { ...regInfo(name, frameno, spill) }
+        : { name, frame: frameno, type: 'stack', text: value });
+    }
+  });
+  return out;
 }

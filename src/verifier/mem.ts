@@ -5,8 +5,11 @@
  * root loader may read uninitialised stack and store pointers anywhere it may store.
  */
 import { MapFlag } from '../object/uapi-types.js';
-import { checkContextAccess, directPacketAccess } from './ctx.js';
+import { BPF_FLOW_KEYS_SIZE, checkContextAccess, directPacketAccess } from './ctx.js';
 import { BPF_MAX_VAR_OFF, type Env, reject } from './env.js';
+import { btfPointerAccess, markBtfPointer, tracingTarget } from './btf-ptr.js';
+import { tracingCtxAccess } from './ctx-tracing.js';
+import { sockFieldOk } from './sock.js';
 import {
   Reg, S64_MIN, coerceToSize, coerceToSizeSx, isNullScalar, markKnown, markPointer, markUnknown, regWidth,
 } from './reg.js';
@@ -228,6 +231,27 @@ export function stackRead(env: Env, state: VerifierState, regno: number, reg: Re
   else markUnknown(dst);
 }
 
+/** sizeof(struct bpf_spin_lock), sizeof(struct bpf_timer). */
+export const BPF_SPIN_LOCK_SIZE = 4;
+export const BPF_TIMER_SIZE = 16;
+
+/**
+ * kernel: check_map_access, its special-field part: no load, store or helper access may touch
+ * the value's bpf_spin_lock or bpf_timer (any byte of [off, off + size) over the variable range).
+ */
+function checkMapFields(env: Env, reg: Reg, off: number, size: number): void {
+  const map = reg.map;
+  if (map === undefined) return;
+  const fields: [number | undefined, number, string][] = [[map.spinLockOff, BPF_SPIN_LOCK_SIZE, 'bpf_spin_lock'], [map.timerOff, BPF_TIMER_SIZE, 'bpf_timer']];
+  fields.sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0));
+  for (const [p, fieldSize, name] of fields) {
+    if (p === undefined) continue;
+    if (reg.smin + BigInt(off) < BigInt(p + fieldSize) && BigInt(p) < reg.umax + BigInt(off + size)) {
+      reject(env, `${name} cannot be accessed directly by load/store`);
+    }
+  }
+}
+
 /**
  * Memory a helper reads or writes through a pointer argument (kernel: check_helper_mem_access).
  * `size` is the largest size the helper may touch.
@@ -251,6 +275,7 @@ export function helperMemAccess(env: Env, state: VerifierState, regno: number, s
     case 'map_value':
       checkMapAccessType(env, reg, reg.off, size, write);
       checkMemRegion(env, regno, reg, reg.off, size, reg.map?.valueSize ?? 0, zeroOk, 'map value');
+      checkMapFields(env, reg, reg.off, size);
       return;
     case 'mem': case 'ringbuf_mem':
       if (write && reg.rdonly) reject(env, `R${regno} cannot write into ${typeName(reg)}`);
@@ -286,8 +311,7 @@ export function memAccess(env: Env, state: VerifierState, regno: number, off: nu
   { write: false; dst: Reg | undefined; signed: boolean } | { write: true; value: StoreValue }, strictAlignmentOnce = false): void {
   const reg = state.cur.reg(regno);
   if (reg.maybeNull || reg.type === 'scalar' || reg.type === 'not_init' || reg.type === 'pkt_end' || reg.type === 'map_ptr'
-    || reg.type === 'func' || reg.type === 'btf_id' || reg.type === 'sock' || reg.type === 'sock_common' || reg.type === 'tcp_sock'
-    || reg.type === 'flow_keys') {
+    || reg.type === 'func') {
     reject(env, `R${regno} invalid mem access '${typeName(reg)}'`);
   }
   checkAlignment(env, reg, off, size, strictAlignmentOnce);
@@ -298,6 +322,7 @@ export function memAccess(env: Env, state: VerifierState, regno: number, off: nu
     case 'map_value':
       checkMapAccessType(env, reg, full, size, write);
       checkMemRegion(env, regno, reg, full, size, reg.map?.valueSize ?? 0, false, 'map value');
+      checkMapFields(env, reg, full, size);
       if (dst !== undefined) markUnknown(dst);
       break;
     case 'map_key':
@@ -314,10 +339,14 @@ export function memAccess(env: Env, state: VerifierState, regno: number, off: nu
       if (reg.off < 0) reject(env, `negative offset ctx ptr R${regno} off=${reg.off} disallowed`);
       if (reg.off !== 0) reject(env, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
       if (!tnumIsConst(reg.varOff) || reg.varOff.value !== 0n) reject(env, `variable ctx access var_off=${formatTnum(reg.varOff)} disallowed`);
-      const info = checkContextAccess(env.progType, env.attachType, off, size, write);
+      // Tracing (ctx-tracing.ts): a TRACING program's context is typed by its attach target.
+      const tracing = tracingTarget(env);
+      const info = tracing !== undefined ? tracingCtxAccess(tracing, off, size, write)
+        : checkContextAccess(env.progType, env.attachType, off, size, write, !access.write && access.signed);
       if (info === undefined) reject(env, `invalid bpf_context access off=${off} size=${size}`);
       if (dst !== undefined) {
         if (info.regType === 'scalar') markUnknown(dst);
+        else if (info.regType === 'btf_id') markBtfPointer(env, dst, info.btfId ?? 0, info.btfFlags ?? 0, info.maybeNull === true);
         else {
           markPointer(dst, info.regType);
           if (info.maybeNull) {
@@ -333,10 +362,29 @@ export function memAccess(env: Env, state: VerifierState, regno: number, off: nu
       else stackRead(env, state, regno, reg, off + reg.off, size, dst);
       break;
     case 'pkt': case 'pkt_meta': {
-      const mode = directPacketAccess(env.progType);
-      if (write && mode !== 'rw') reject(env, 'cannot write into packet');
-      if (mode === undefined) reject(env, `R${regno} invalid mem access '${typeName(reg)}'`);
+      // Reads need no permission of the program type (a sock_ops program reads skb_data); writes do.
+      if (write && directPacketAccess(env.progType) !== 'rw') reject(env, 'cannot write into packet');
       checkPacketAccess(env, regno, reg, full, size, false);
+      if (dst !== undefined) markUnknown(dst);
+      break;
+    }
+    case 'btf_id': case 'tp_buffer':
+      // Tracing (btf-ptr.ts): PTR_TO_BTF_ID, untrusted PTR_TO_MEM and PTR_TO_TP_BUFFER.
+      btfPointerAccess(env, regno, reg, off, size, write, dst);
+      break;
+    case 'sock': case 'sock_common': case 'tcp_sock': {
+      // kernel: check_mem_access for type_is_sk_pointer, then check_sock_access.
+      if (write) reject(env, `R${regno} cannot write into ${typeName(reg)}`);
+      if (access.signed) reject(env, `R${regno} sign-extending loads through ${typeName(reg)} are not modelled by this verifier`);
+      if (reg.smin < 0n) reject(env, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+      if (!sockFieldOk(reg.type, full, size)) reject(env, `R${regno} invalid ${typeName(reg)} access off=${full} size=${size}`);
+      if (dst !== undefined) markUnknown(dst);
+      break;
+    }
+    case 'flow_keys': {
+      // kernel: check_flow_keys_access; a pointer stored there would leak (privileged loaders may, but stay strict).
+      if (!tnumIsConst(reg.varOff) || reg.varOff.value !== 0n) reject(env, `R${regno} variable flow keys access: not modelled by this verifier`);
+      if (full < 0 || full + size > BPF_FLOW_KEYS_SIZE) reject(env, `invalid access to flow keys off=${full} size=${size}`);
       if (dst !== undefined) markUnknown(dst);
       break;
     }

@@ -5,7 +5,7 @@
  * precision marks: every register and stack byte must be covered), so it prunes less, never
  * more.
  */
-import { Reg } from './reg.js';
+import { type MapInfo, Reg } from './reg.js';
 import { BPF_REG_SIZE, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, type Frame, type VerifierState } from './state.js';
 import { tnumEquals, tnumIn } from './tnum.js';
 
@@ -48,7 +48,8 @@ function regsafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
   if (!ids.check(old.id, cur.id)) return false;
   if (old.type === 'scalar') return true;
   if (old.off !== cur.off || old.map !== cur.map || old.frameno !== cur.frameno || old.memSize !== cur.memSize
-    || old.rdonly !== cur.rdonly || old.subprog !== cur.subprog) return false;
+    || old.rdonly !== cur.rdonly || old.subprog !== cur.subprog
+    || old.btfId !== cur.btfId || old.btfFlags !== cur.btfFlags) return false;
   if (!ids.check(old.refObjId, cur.refObjId)) return false;
   if (old.type === 'pkt' || old.type === 'pkt_meta') {
     if (old.range < 0 || cur.range < 0 || exact) {
@@ -98,6 +99,11 @@ export function statesEqual(old: VerifierState, cur: VerifierState, exact = fals
   for (let i = 0; i < old.refs.length; i++) {
     if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
   }
+  // kernel: refsafe on the REF_TYPE_LOCK state: the same lock (map and pointer id), or none.
+  const ol = old.activeLock;
+  const cl = cur.activeLock;
+  if ((ol === undefined) !== (cl === undefined)) return false;
+  if (ol !== undefined && cl !== undefined && (!sameMap(ol.map, cl.map) || !ids.check(ol.id, cl.id))) return false;
   for (let f = 0; f < old.frames.length; f++) {
     const of = old.frames[f]!;
     const cf = cur.frames[f]!;
@@ -108,4 +114,9 @@ export function statesEqual(old: VerifierState, cur: VerifierState, exact = fals
     if (!stacksafe(of, cf, ids, exact)) return false;
   }
   return true;
+}
+
+/** Whether two map descriptions name the same map (by id when they have one). */
+export function sameMap(a: MapInfo | undefined, b: MapInfo | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.id !== undefined && a.id === b.id);
 }

@@ -28,7 +28,9 @@ export const bmin = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 export type RegType =
   | 'not_init' | 'scalar' | 'ctx' | 'map_ptr' | 'map_value' | 'map_key' | 'fp'
   | 'pkt' | 'pkt_meta' | 'pkt_end' | 'flow_keys' | 'sock' | 'sock_common' | 'tcp_sock'
-  | 'mem' | 'ringbuf_mem' | 'func' | 'btf_id';
+  | 'mem' | 'ringbuf_mem' | 'func' | 'btf_id'
+  /** kernel: PTR_TO_TP_BUFFER (raw_tp.w: the tracepoint's writable buffer); see btf-ptr.ts. */
+  | 'tp_buffer';
 
 /** What the verifier knows of a map an instruction names (from the map's creation attributes). */
 export interface MapInfo {
@@ -41,10 +43,22 @@ export interface MapInfo {
   readonly flags: number;
   /** A kernel id or any number that names the map in the log (`map[id:N]`). */
   readonly id?: number;
-  /** The map's value has BTF-described special fields (spin lock, timer, kptr): not modelled. */
+  /**
+   * The map's value has BTF-described special fields this verifier does not model (kptrs, lists,
+   * rb-trees, workqueues, …): the map is refused. A spin lock and a timer are described by
+   * {@link spinLockOff} and {@link timerOff} instead.
+   */
   readonly hasSpecialFields?: boolean;
+  /** Offset of the value's `struct bpf_spin_lock` (kernel: btf_record.spin_lock_off), when it has one. */
+  readonly spinLockOff?: number;
+  /** Offset of the value's `struct bpf_timer` (kernel: btf_record.timer_off), when it has one. */
+  readonly timerOff?: number;
   /** For map-in-map: the inner map's description. */
   readonly inner?: MapInfo;
+  /** The map was frozen (BPF_MAP_FREEZE): with RDONLY_PROG its contents are constant (kernel: bpf_map_is_rdonly). */
+  readonly frozen?: boolean;
+  /** The value of key 0 of a frozen array, for ARG_PTR_TO_CONST_STR (kernel: map_direct_value_addr). */
+  readonly data?: Uint8Array;
 }
 
 /** One register's abstract value. Mutable; copy with {@link Reg.clone}. */
@@ -73,6 +87,10 @@ export class Reg {
   rdonly = false;
   /** func: the callback's subprogram start. */
   subprog = 0;
+  /** btf_id: the kernel BTF struct type id it points to (btf-ptr.ts). */
+  btfId = 0;
+  /** btf_id: `BtfFlag` bits (trusted, untrusted, rcu, user, percpu). */
+  btfFlags = 0;
   varOff: Tnum = TNUM_UNKNOWN;
   smin = S64_MIN;
   smax = S64_MAX;
@@ -87,7 +105,7 @@ export class Reg {
     const r = new Reg();
     r.type = this.type; r.maybeNull = this.maybeNull; r.off = this.off; r.id = this.id; r.refObjId = this.refObjId;
     r.range = this.range; r.map = this.map; r.frameno = this.frameno; r.memSize = this.memSize; r.rdonly = this.rdonly;
-    r.subprog = this.subprog; r.varOff = this.varOff;
+    r.subprog = this.subprog; r.varOff = this.varOff; r.btfId = this.btfId; r.btfFlags = this.btfFlags;
     r.smin = this.smin; r.smax = this.smax; r.umin = this.umin; r.umax = this.umax;
     r.s32min = this.s32min; r.s32max = this.s32max; r.u32min = this.u32min; r.u32max = this.u32max;
     return r;
@@ -97,7 +115,7 @@ export class Reg {
   assign(o: Reg): void {
     this.type = o.type; this.maybeNull = o.maybeNull; this.off = o.off; this.id = o.id; this.refObjId = o.refObjId;
     this.range = o.range; this.map = o.map; this.frameno = o.frameno; this.memSize = o.memSize; this.rdonly = o.rdonly;
-    this.subprog = o.subprog; this.varOff = o.varOff;
+    this.subprog = o.subprog; this.varOff = o.varOff; this.btfId = o.btfId; this.btfFlags = o.btfFlags;
     this.smin = o.smin; this.smax = o.smax; this.umin = o.umin; this.umax = o.umax;
     this.s32min = o.s32min; this.s32max = o.s32max; this.u32min = o.u32min; this.u32max = o.u32max;
   }
@@ -121,7 +139,7 @@ export function markKnown(reg: Reg, value: bigint): void {
 
 function resetPointerFields(reg: Reg): void {
   reg.maybeNull = false; reg.off = 0; reg.id = 0; reg.refObjId = 0; reg.range = 0; reg.map = undefined;
-  reg.frameno = 0; reg.memSize = 0; reg.rdonly = false; reg.subprog = 0;
+  reg.frameno = 0; reg.memSize = 0; reg.rdonly = false; reg.subprog = 0; reg.btfId = 0; reg.btfFlags = 0;
 }
 
 /** kernel: __mark_reg32_known. */

@@ -3,7 +3,7 @@
  * the references held, and the bookkeeping that links states for pruning
  * (kernel: struct bpf_verifier_state, struct bpf_func_state).
  */
-import { Reg, markNotInit, markPointer } from './reg.js';
+import { type MapInfo, Reg, markNotInit, markPointer } from './reg.js';
 
 export const MAX_BPF_STACK = 512;
 export const BPF_REG_SIZE = 8;
@@ -29,6 +29,10 @@ export class Frame {
   callback = false;
   /** Deepest stack byte used, in bytes from fp. */
   depth = 0;
+  /** Times this frame's bpf_loop callback was entered on this path (kernel: bpf_func_state.callback_depth). */
+  callbackDepth = 0;
+  /** An async callback (bpf_timer_set_callback) run in a state of its own: it must return 0 (kernel: in_async_callback_fn). */
+  asyncCallback = false;
 
   constructor(frameno: number, subprog: number, callsite: number, regs?: Reg[], stack?: Uint8Array, spills?: (Reg | undefined)[]) {
     this.frameno = frameno;
@@ -49,12 +53,52 @@ export class Frame {
       this.spills.map((s) => s?.clone()));
     f.callback = this.callback;
     f.depth = this.depth;
+    f.callbackDepth = this.callbackDepth;
+    f.asyncCallback = this.asyncCallback;
     return f;
   }
 
   reg(i: number): Reg {
     return this.regs[i]!;
   }
+}
+
+/**
+ * The instructions a path went through, newest first: a persistent list, so a clone shares it
+ * and a branch only adds its own step (clone stays O(1) in the path's length).
+ */
+export interface Trail {
+  /** Slot index of the instruction. */
+  readonly insn: number;
+  /** Where the path went after it; undefined where the path stopped (exit, or the rejection). */
+  readonly next: number | undefined;
+  readonly prev: Trail | undefined;
+  /** Steps in the list up to and including this one. */
+  readonly length: number;
+}
+
+/** `trail` with one more step. */
+export function extendTrail(trail: Trail | undefined, insn: number, next: number | undefined): Trail {
+  return { insn, next, prev: trail, length: (trail?.length ?? 0) + 1 };
+}
+
+/** One step of a path as results report it: `taken` says which way a conditional jump went. */
+export interface PathStep {
+  readonly insn: number;
+  /** For a conditional jump: true when the jump was taken, false when the path fell through. */
+  readonly taken?: boolean;
+}
+
+/**
+ * The path in execution order, at most `max` steps (the last ones). `isCondJump` tells which
+ * instructions are conditional jumps, whose direction each step records.
+ */
+export function trailToPath(trail: Trail | undefined, isCondJump: (insn: number) => boolean, max = Infinity): PathStep[] {
+  const out: PathStep[] = [];
+  for (let t = trail; t !== undefined && out.length < max; t = t.prev) {
+    out.push(isCondJump(t.insn) && t.next !== undefined ? { insn: t.insn, taken: t.next !== t.insn + 1 } : { insn: t.insn });
+  }
+  return out.reverse();
 }
 
 /** A reference the program holds and must release (kernel: struct bpf_reference_state). */
@@ -64,10 +108,23 @@ export interface RefState {
   readonly insn: number;
 }
 
+/**
+ * The bpf_spin_lock a path holds (kernel: the REF_TYPE_LOCK reference state): the map whose
+ * value holds it and the id of the map value pointer it was taken through.
+ */
+export interface ActiveLock {
+  readonly map: MapInfo | undefined;
+  readonly id: number;
+  /** Instruction that took it. */
+  readonly insn: number;
+}
+
 /** The whole state of one path. */
 export class VerifierState {
   frames: Frame[];
   refs: RefState[];
+  /** The spin lock held, if any (kernel: active_locks; one at a time). */
+  activeLock: ActiveLock | undefined = undefined;
   /** The checkpoint this state descends from (for branch counting and loop detection). */
   parent: Checkpoint | undefined;
   /** Instruction index where this state continues. */
@@ -76,6 +133,12 @@ export class VerifierState {
   prevInsnIdx = -1;
   /** Instructions of the current path since the last checkpoint (loop heuristics). */
   speculative = false;
+  /** The instructions this path went through (kept for explanations of a rejection). */
+  trail: Trail | undefined = undefined;
+  /** Log length when this state was queued: a level-1 log drops what came after when it is popped (kernel: pop_log). */
+  logPos = 0;
+  /** The last log line as it was when this state was queued (see Run.nextPath). */
+  logLine: string | undefined = undefined;
 
   constructor(frames: Frame[], refs: RefState[] = [], parent?: Checkpoint) {
     this.frames = frames;
@@ -93,8 +156,13 @@ export class VerifierState {
 
   clone(): VerifierState {
     const s = new VerifierState(this.frames.map((f) => f.clone()), this.refs.slice(), this.parent);
+    s.activeLock = this.activeLock;
     s.insnIdx = this.insnIdx;
     s.prevInsnIdx = this.prevInsnIdx;
+    s.speculative = this.speculative;
+    s.trail = this.trail;
+    s.logPos = this.logPos;
+    s.logLine = this.logLine;
     return s;
   }
 

@@ -7,19 +7,28 @@ import { decodeRawProgram, type Instruction, type RawInstruction } from '../isa/
 import { ProgramType } from '../object/uapi-types.js';
 import { checkAlu, checkEndian, checkReadable, checkWritable } from './alu.js';
 import { branchTaken, markPtrOrNull, matchPktPointers, setMinMax, syncLinked } from './branch.js';
-import { checkHelperCall, enterSubprog, exitSubprog } from './call.js';
+import { CALLBACK_HELPERS, checkHelperCall, enterSubprog, exitSubprog } from './call.js';
 import { checkControlFlow, jumpTarget } from './cfg.js';
 import { effectiveAttachType, mayAccessSkb, returnRange } from './ctx.js';
 import { type Env, VerifierReject, reject, subprogOf } from './env.js';
-import { alignState, formatFrame, formatKernelInsn, formatReg, touchedRegs } from './log.js';
+import {
+  type RegisterInfo, alignState, formatFrame, formatKernelInsn, formatReg, formatVerifierState, registerSnapshot, touchedRegs,
+} from './log.js';
+import { liveRegsTable } from './live-regs.js';
 import { memAccess, typeName } from './mem.js';
+import type { Btf } from '../btf/index.js';
+import { btfEnv, setBtfEnv } from './btf-ptr.js';
+import { type ExceptionCallback, isBpfThrow, mayThrow } from './exception.js';
+import { TracingTargetError, canBeSleepable, sleepableMapsError, tracingSetup } from './ctx-tracing.js';
 import { statesEqual } from './prune.js';
 import { type MapInfo, Reg, isNullScalar, markKnown, markNotInit, markPointer, markUnknown } from './reg.js';
-import { type Checkpoint, Frame, VerifierState } from './state.js';
+import { type Checkpoint, Frame, type PathStep, VerifierState, extendTrail, trailToPath } from './state.js';
 
 /** kernel: BPF_COMPLEXITY_LIMIT_INSNS, BPF_COMPLEXITY_LIMIT_JMP_SEQ. */
 export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const COMPLEXITY_LIMIT_JMP_SEQ = 8192;
+/** Callback iterations on one path before differing scalars are widened (see Run.widenCallbackLoop). */
+const CALLBACK_WIDEN_AFTER = 16;
 /** Checkpoints kept per instruction; past this, new states are not recorded there. */
 const MAX_STATES_PER_INSN = 64;
 
@@ -34,6 +43,16 @@ const BPF_F_TEST_REG_INVARIANTS = 1 << 7;
  */
 const MODELLED_PROG_FLAGS = 1 | 2 | 4 | 8 | 32 | 128;
 const BPF_F_SLEEPABLE = 1 << 4;
+
+/** One subprogram's BTF func_info as the verifier needs it. */
+export interface FuncInfo {
+  /** Slot index of the subprogram's first instruction. */
+  readonly insn: number;
+  /** BTF_FUNC_STATIC (0), BTF_FUNC_GLOBAL (1) or BTF_FUNC_EXTERN (2). */
+  readonly linkage: number;
+  /** The return type is an integer of at most 8 bytes or an enum (kernel: scalar_return). */
+  readonly scalarReturn: boolean;
+}
 
 export interface VerifyOptions {
   /** `ProgramType.*`; 0 is taken as SOCKET_FILTER, as test_verifier does. */
@@ -50,6 +69,29 @@ export interface VerifyOptions {
   collectStates?: boolean;
   /** Processed-instruction limit (default 1,000,000, the kernel's). */
   insnLimit?: number;
+  /**
+   * The kernel's BTF (`/sys/kernel/btf/vmlinux` parsed with `parseBtf`): types the context of
+   * TRACING programs and the structs their `btf_id` pointers reach. Without it TRACING
+   * programs are rejected as not modelled.
+   */
+  btf?: Btf;
+  /** attach_btf_id: the id in `btf` of the attach target (`btf_trace_<tp>` typedef, `bpf_iter_<target>` function). */
+  attachBtfId?: number;
+  /** Instead of `attachBtfId`: the target as libbpf's section names it (`sched_switch` for tp_btf, `task` for iter). */
+  attachTarget?: string;
+  /** The license is GPL-compatible (kernel: license_is_gpl_compatible); needed to read kernel structs. Default false. */
+  gplCompatible?: boolean;
+  /**
+   * The exception callback the program's BTF names (`findExceptionCallback` in exception.ts):
+   * verified as a second entry point; `bpf_throw` (a kfunc, needs `btf`) then returns through it.
+   */
+  exceptionCallback?: ExceptionCallback;
+  /**
+   * The program's BTF func_info, one entry per subprogram in order, when the loader passes it
+   * (prog_btf_fd, func_info): a callback (`lddw` of a function) needs it, and subprograms with
+   * tail calls or LD_ABS must return a scalar. Without it the kernel's no-BTF rules apply.
+   */
+  funcInfo?: readonly FuncInfo[];
 }
 
 export interface VerifyError {
@@ -57,7 +99,28 @@ export interface VerifyError {
   readonly insn: number;
   /** The kernel's words for the problem (`R2 !read_ok`). */
   readonly message: string;
+  /**
+   * The path that led to the rejection, from the first instruction to `insn` (the last
+   * {@link MAX_REPORTED_PATH} steps), with the direction of each conditional jump. Absent for
+   * rejections found before any path was followed (structure, CFG, stack depth checks).
+   */
+  readonly path?: readonly PathStep[];
+  /** Steps left off the front of `path` because it was longer than {@link MAX_REPORTED_PATH}. */
+  readonly pathDropped?: number;
+  /** The failing state's registers and stack slots, every frame. */
+  readonly registers?: readonly RegisterInfo[];
+  /** References the failing path held: id and the instruction that acquired each. */
+  readonly refs?: readonly { readonly id: number; readonly insn: number }[];
 }
+
+/** The longest path a {@link VerifyError} reports. */
+export const MAX_REPORTED_PATH = 10_000;
+
+/**
+ * What check() saw of a rejection, handed to finish() by the log function both get (one per
+ * verify() call), so the failing path reaches the result.
+ */
+const failures = new WeakMap<(line: string) => void, Omit<VerifyError, 'insn' | 'message'>>();
 
 export interface VerifyResult {
   readonly verdict: 'accept' | 'reject';
@@ -78,7 +141,13 @@ const PROG_TYPES_MODELLED = new Set<number>([
   ProgramType.SOCKET_FILTER, ProgramType.KPROBE, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.TRACEPOINT,
   ProgramType.XDP, ProgramType.PERF_EVENT, ProgramType.CGROUP_SKB, ProgramType.SK_SKB, ProgramType.RAW_TRACEPOINT,
   ProgramType.CGROUP_SOCK_ADDR, ProgramType.CGROUP_SOCK, ProgramType.SK_MSG, ProgramType.SK_LOOKUP,
+  ProgramType.LWT_IN, ProgramType.LWT_OUT, ProgramType.LWT_XMIT, ProgramType.SOCK_OPS, ProgramType.CGROUP_DEVICE,
+  ProgramType.SK_REUSEPORT, ProgramType.FLOW_DISSECTOR, ProgramType.CGROUP_SYSCTL, ProgramType.CGROUP_SOCKOPT,
+  ProgramType.NETFILTER,
 ]);
+
+// Tracing (ctx-tracing.ts): tp_btf and iterators, writable raw tracepoints, syscall programs.
+for (const t of [ProgramType.TRACING, ProgramType.RAW_TRACEPOINT_WRITABLE, ProgramType.SYSCALL]) PROG_TYPES_MODELLED.add(t);
 
 /** Program types this verifier can check (others are rejected as not modelled). */
 export function isProgramTypeModelled(progType: number): boolean {
@@ -129,19 +198,47 @@ export function verify(program: readonly Instruction[] | readonly RawInstruction
     logLevel,
   };
   const run = new Run(env, options.insnLimit ?? COMPLEXITY_LIMIT_INSNS, states);
+  run.funcInfo = options.funcInfo;
   try {
     if (slots.length === 0) throw new VerifierReject('empty program', 0);
     if (slots.length > COMPLEXITY_LIMIT_INSNS) throw new VerifierReject(`BPF program is too large. Processed ${slots.length} insn`, 0);
     if (!PROG_TYPES_MODELLED.has(progType)) throw new VerifierReject(`program type ${progType} is not modelled by this verifier`, 0);
     // kernel: bpf_prog_load's flag mask, and check_attach_btf_id's "can be sleepable" (no type modelled here can be).
     // A sleepable kprobe (a uprobe.s) loads; the maps it may use are restricted, so only a program without maps is modelled.
-    const sleepableOk = progType === ProgramType.KPROBE
-      && !slots.some((insn) => insn?.kind === 'lddw' && (insn.src === 1 || insn.src === 2 || insn.src === 5 || insn.src === 6));
+    const sleepable = ((options.flags ?? 0) & BPF_F_SLEEPABLE) !== 0;
+    // Tracing (ctx-tracing.ts): sleepable programs may use only some map types; maps named by index are not modelled.
+    const mapTypes = slots.flatMap((insn) => (insn?.kind === 'lddw' && (insn.src === 1 || insn.src === 2) ? [env.mapOf(insn.imm)?.type ?? -1] : []));
+    const byIndex = slots.some((insn) => insn?.kind === 'lddw' && (insn.src === 5 || insn.src === 6));
+    const sleepableOk = canBeSleepable(progType, env.attachType) && !byIndex;
+    if (sleepable && sleepableOk) {
+      const mapsError = sleepableMapsError(mapTypes);
+      if (mapsError !== undefined) throw new VerifierReject(mapsError, 0);
+    }
     const unmodelledFlags = (options.flags ?? 0) & ~MODELLED_PROG_FLAGS & ~(sleepableOk ? BPF_F_SLEEPABLE : 0);
     if (unmodelledFlags !== 0) throw new VerifierReject(`prog_flags 0x${unmodelledFlags.toString(16)} (sleepable, device-bound, token…) are not modelled by this verifier`, 0);
     if (env.attachType === -1) throw new VerifierReject(`expected attach type ${options.expectedAttachType ?? 0} is not valid for program type ${progType}`, 0);
+    // Tracing (btf-ptr.ts, ctx-tracing.ts): the attach target and the kernel BTF.
+    try {
+      const { target } = tracingSetup(progType, env.attachType, { ...options, sleepable });
+      if (options.btf !== undefined) {
+        setBtfEnv(env, { btf: options.btf, sleepable, gplCompatible: options.gplCompatible === true, maxTpAccess: 0, ...(target ? { target } : {}) });
+      }
+    } catch (err) {
+      if (err instanceof TracingTargetError) throw new VerifierReject(err.message, 0);
+      throw err;
+    }
+    // Exceptions (exception.ts): the callback is a second root of the CFG and a second entry point.
+    run.kernelBtf = options.btf;
+    run.exceptionInsn = options.exceptionCallback?.insn;
+    if (options.exceptionCallback !== undefined && !options.exceptionCallback.singleScalarArg) {
+      throw new VerifierReject('exception cb only supports single integer argument', options.exceptionCallback.insn);
+    }
     run.prepare();
     run.check();
+    if (run.exceptionInsn !== undefined) {
+      run.entry = run.exceptionInsn;
+      run.check();
+    }
     run.checkMaxStackDepth();
   } catch (err) {
     if (!(err instanceof VerifierReject)) throw err;
@@ -154,6 +251,9 @@ function finish(lines: string[], error: VerifyError | undefined, processed: numb
   states: Map<number, string[]> | undefined, log: (l: string) => void): VerifyResult {
   if (error !== undefined) log(error.message);
   log(`processed ${processed} insns (limit ${COMPLEXITY_LIMIT_INSNS}) max_states_per_insn 0 total_states ${totalStates} peak_states ${totalStates} mark_read 0`);
+  const failure = failures.get(log);
+  failures.delete(log);
+  if (error !== undefined && failure !== undefined) error = { ...error, ...failure };
   return {
     verdict: error === undefined ? 'accept' : 'reject',
     processed,
@@ -163,6 +263,19 @@ function finish(lines: string[], error: VerifyError | undefined, processed: numb
     stackDepth: [...stackDepth],
     ...(states !== undefined ? { states } : {}),
   };
+}
+
+/** kernel: is_tracing_prog_type. */
+const TRACING_PROG_TYPES: ReadonlySet<number> = new Set([ProgramType.KPROBE, ProgramType.TRACEPOINT, ProgramType.PERF_EVENT,
+  ProgramType.RAW_TRACEPOINT, ProgramType.RAW_TRACEPOINT_WRITABLE]);
+
+/** kernel: check_map_prog_compatibility, its special-field part: where spin locks and timers may be used. */
+function checkMapProgCompatibility(env: Env, map: MapInfo): void {
+  if (map.spinLockOff !== undefined) {
+    if (env.progType === ProgramType.SOCKET_FILTER) reject(env, 'socket filter progs cannot use bpf_spin_lock yet');
+    if (TRACING_PROG_TYPES.has(env.progType)) reject(env, 'tracing progs cannot use bpf_spin_lock yet');
+  }
+  if (map.timerOff !== undefined && TRACING_PROG_TYPES.has(env.progType)) reject(env, 'tracing progs cannot use bpf_timer yet');
 }
 
 /** One verification: the queue of pending paths and the checkpoints. */
@@ -177,6 +290,16 @@ class Run {
   readonly explored = new Map<number, Checkpoint[]>();
   /** Pointer type each load/store instruction was used with (kernel: insn_aux_data.ptr_type). */
   readonly ptrTypes = new Map<number, string>();
+  /** The loader's BTF func_info (VerifyOptions.funcInfo). */
+  funcInfo: readonly FuncInfo[] | undefined;
+  /** Exceptions (exception.ts): the kernel BTF kfunc calls name, the callback's first slot, and where check() starts. */
+  kernelBtf: Btf | undefined;
+  exceptionInsn: number | undefined;
+  entry = 0;
+  /** The log while check() runs (undefined otherwise). */
+  logBuf: string[] | undefined;
+  /** The next log line continues the last one (after a level-1 reset, see nextPath). */
+  joinNext = false;
 
   constructor(env: Env, limit: number, collected: Map<number, string[]> | undefined) {
     this.env = env;
@@ -195,27 +318,52 @@ class Run {
       if (insn.src === 1 || insn.src === 2) {
         const map = env.mapOf(insn.imm);
         if (map === undefined) reject(env, `fd ${insn.imm} is not pointing to valid bpf_map`);
+        checkMapProgCompatibility(env, map);
         if (insn.src === 2) {
           if (map.type !== 2 || map.maxEntries < 1) reject(env, 'map direct value access is only modelled for arrays');
           if (insn.imm2 < 0 || insn.imm2 >= map.valueSize) reject(env, `invalid access to map value pointer, value_size=${map.valueSize} off=${insn.imm2}`);
         }
+      } else if (insn.src === 4) {
+        // BPF_PSEUDO_FUNC: a callback's address. kernel: resolve_pseudo_ldimm64 / check_ld_imm.
+        if (insn.imm2 !== 0) reject(env, 'unrecognized bpf_ld_imm64 insn');
+        if (this.funcInfo === undefined) reject(env, 'missing btf func_info');
       } else if (insn.src !== 0) {
         reject(env, `lddw with pseudo source ${insn.src} is not modelled by this verifier`);
       }
     });
-    const cfg = checkControlFlow(env.slots, true);
+    if (this.exceptionInsn !== undefined) this.checkExceptionSlots(this.exceptionInsn);
+    const cfg = checkControlFlow(env.slots, true, this.exceptionInsn === undefined ? [] : [this.exceptionInsn]);
     (env as { subprogs: readonly number[] }).subprogs = cfg.subprogs;
     for (let i = 0; i < cfg.subprogs.length; i++) { env.stackDepth[i] = 0; env.calls[i] = new Set(); }
-    // Without BTF func_info, subprograms may not use LD_ABS/LD_IND (kernel: check_btf_func_early).
+    const info = this.funcInfo;
+    if (info !== undefined) {
+      // kernel: check_btf_func_early / check_btf_func: one record per subprogram, at its start.
+      env.insnIdx = 0;
+      if (info.length !== cfg.subprogs.length) reject(env, 'number of funcs in func_info doesn\'t match number of subprogs');
+      info.forEach((f, i) => { if (f.insn !== cfg.subprogs[i]) reject(env, 'func_info BTF section doesn\'t match subprog layout in BPF program'); });
+    }
     env.slots.forEach((insn, i) => {
-      if ((insn?.kind === 'ld_abs' || insn?.kind === 'ld_ind') && subprogOf(env, i) > 0) {
-        env.insnIdx = i;
-        reject(env, 'LD_ABS is not allowed in subprogs without BTF');
-      }
+      if (insn === undefined) return;
+      env.insnIdx = i;
+      const sub = subprogOf(env, i);
+      if (sub === 0) return;
+      const ldAbs = insn.kind === 'ld_abs' || insn.kind === 'ld_ind';
+      const tailCall = insn.kind === 'call' && insn.target === 'helper' && insn.imm === 12;
+      if (!ldAbs && !tailCall) return;
+      // kernel: check_abnormal_return without BTF; with it, the subprogram must return a scalar.
+      const what = ldAbs ? 'LD_ABS' : 'tail_call';
+      if (info === undefined) reject(env, `${what} is not allowed in subprogs without BTF`);
+      if (!info[sub]!.scalarReturn) reject(env, `${what} is only allowed in functions that return 'int'.`);
     });
-    // The call graph is static, dead calls included (kernel: check_max_stack_depth).
+    // The call graph is static, dead calls included; a callback's address counts as a call (kernel: check_max_stack_depth).
     env.slots.forEach((insn, i) => {
+      env.insnIdx = i;
       if (insn?.kind === 'call' && insn.target === 'local') env.calls[subprogOf(env, i)]!.add(subprogOf(env, i + insn.imm + 1));
+      if (insn?.kind === 'lddw' && insn.src === 4) {
+        const target = subprogOf(env, i + insn.imm + 1);
+        if (info !== undefined && info[target]!.linkage !== 0) reject(env, 'callback function not static');
+        env.calls[subprogOf(env, i)]!.add(target);
+      }
     });
     this.prunePoints = cfg.prunePoints;
   }
@@ -224,7 +372,13 @@ class Run {
   checkMaxStackDepth(): void {
     const env = this.env;
     const round = (d: number): number => Math.ceil(Math.max(d, 1) / 32) * 32;
+    const hasTailCall = (sub: number): boolean => env.slots.some((insn, i) =>
+      insn?.kind === 'call' && insn.target === 'helper' && insn.imm === 12 && subprogOf(env, i) === sub);
     const walk = (sub: number, depth: number, frame: number): void => {
+      // kernel: with tail calls below bpf-to-bpf calls, the frames above may use less than 256 bytes.
+      if (sub !== 0 && depth >= 256 && hasTailCall(sub)) {
+        reject(env, `tail_calls are not allowed when call stack of previous frames is ${depth} bytes. Too large`);
+      }
       const total = depth + round(env.stackDepth[sub] ?? 0);
       if (total > 512) reject(env, `combined stack size of ${frame + 1} calls is ${total}. Too large`);
       for (const callee of env.calls[sub] ?? []) {
@@ -234,68 +388,234 @@ class Run {
     };
     env.insnIdx = 0;
     walk(0, 0, 0);
+    // Exceptions (exception.ts): the exception callback's call chain has its own stack.
+    if (this.exceptionInsn !== undefined) {
+      const cb = subprogOf(env, this.exceptionInsn);
+      const reach = new Set<number>([cb]);
+      for (const s of reach) for (const c of env.calls[s] ?? []) reach.add(c);
+      env.slots.forEach((insn, i) => {
+        if (insn === undefined || !reach.has(subprogOf(env, i))) return;
+        env.insnIdx = i;
+        if (isBpfThrow(this.kernelBtf, insn)) reject(env, `bpf_throw kfunc (insn ${i}) cannot be called from callback subprog ${subprogOf(env, i)}`);
+        if (insn.kind === 'call' && insn.target === 'helper' && insn.imm === 12) reject(env, 'cannot tail call within exception cb');
+      });
+      env.insnIdx = 0;
+      walk(cb, 0, 0);
+    }
+  }
+
+  /** Exceptions (exception.ts): what this verifier models of the callback and of bpf_throw. */
+  checkExceptionSlots(cbInsn: number): void {
+    const env = this.env;
+    env.insnIdx = cbInsn;
+    if (cbInsn <= 0 || cbInsn >= env.slots.length || env.slots[cbInsn] === undefined) reject(env, 'call to invalid destination');
+    env.slots.forEach((insn, i) => {
+      env.insnIdx = i;
+      if (insn?.kind === 'call' && insn.target === 'local' && i + insn.imm + 1 === cbInsn) reject(env, `insn ${i} cannot call exception cb directly`);
+      if (insn?.kind === 'lddw' && insn.src === 4 && i + insn.imm + 1 === cbInsn) reject(env, 'the exception callback as a callback: not modelled by this verifier');
+    });
   }
 
   initialState(): VerifierState {
+    if (this.entry !== 0) {
+      // Exceptions (exception.ts): the exception callback's frame; R1 is the cookie (kernel: do_check_common).
+      const frame = new Frame(0, subprogOf(this.env, this.entry), -1);
+      markUnknown(frame.regs[1]!);
+      const state = new VerifierState([frame]);
+      state.insnIdx = this.entry;
+      return state;
+    }
     const frame = new Frame(0, 0, -1);
     markPointer(frame.regs[1]!, 'ctx');
     return new VerifierState([frame]);
   }
 
-  /** kernel: do_check. */
-  check(): void {
+  /**
+   * kernel: check_kfunc_call for bpf_throw, then process_bpf_exit_full(exception_exit): the
+   * path ends; R1 is the program's return value when there is no exception callback.
+   */
+  bpfThrow(state: VerifierState): undefined {
     const env = this.env;
-    let state: VerifierState | undefined = this.initialState();
-    env.log('func#0 @0');
-    let doPrint = true;
-    while (state !== undefined) {
-      const idx = state.insnIdx;
-      env.insnIdx = idx;
-      if (idx < 0 || idx >= env.slots.length) reject(env, `invalid insn idx ${idx} insn_cnt ${env.slots.length}`);
-      const insn = env.slots[idx];
-      if (insn === undefined) reject(env, `jump into the middle of ldimm64 insn ${idx - 1}`);
-      if (++this.processed > this.limit) reject(env, `BPF program is too large. Processed ${this.processed} insn`);
-
-      if (this.prunePoints[idx] === 1) {
-        const visit = this.isStateVisited(state, idx);
-        if (visit === 'pruned') {
-          if (env.logLevel > 0) env.log(`${idx}: safe`);
-          state = this.endPath(state);
-          doPrint = true;
-          continue;
-        }
-      }
-      if (env.logLevel > 0 && doPrint) {
-        const from = state.prevInsnIdx >= 0 ? `from ${state.prevInsnIdx} to ${idx}: ` : `${idx}: `;
-        env.log(`${from}${this.formatState(state)}`);
-        doPrint = false;
-      }
-      if (this.collected !== undefined) {
-        const list = this.collected.get(idx) ?? [];
-        list.push(this.formatState(state));
-        this.collected.set(idx, list);
-      }
-      let next: number | undefined;
-      try {
-        next = this.step(state, insn, idx);
-      } catch (err) {
-        // The kernel prints the instruction, then why it is refused.
-        if (env.logLevel > 0) env.log(`${idx}: ${formatKernelInsn(insn, (i) => this.namer(i))}`);
-        throw err;
-      }
-      if (env.logLevel > 0) {
-        const text = `${idx}: ${formatKernelInsn(insn, (i) => this.namer(i))}`;
-        const after = env.logLevel > 1 && next !== undefined ? formatFrame(state.cur, state.curframe, touchedRegs(insn)) : '';
-        env.log(after !== '' ? `${alignState(text)}; ${after}` : text);
-      }
-      if (next === undefined) {
-        state = this.endPath(state);
-        doPrint = true;
-      } else {
-        state.insnIdx = next;
-        state.prevInsnIdx = -1;
+    if (!mayThrow(env.progType)) reject(env, 'calling kernel function bpf_throw is not allowed');
+    if (btfEnv(env)?.gplCompatible !== true) reject(env, 'cannot call kernel function from non-GPL compatible program');
+    if (env.slots.some((insn) => insn?.kind === 'lddw' && insn.src === 4)) reject(env, 'bpf_throw in a program with callbacks: not modelled by this verifier');
+    const r1 = checkReadable(env, state, 1);
+    if (r1.type !== 'scalar') reject(env, 'R1 is not a scalar');
+    if (this.exceptionInsn === undefined) {
+      const range = returnRange(env.progType, env.attachType);
+      if (range !== undefined && (r1.smin < range[0] || r1.smax > range[1] || r1.umax > range[1])) {
+        reject(env, `At program exit the register R1 has ${formatReg(r1)} should have been in [${range[0]}, ${range[1]}]`);
       }
     }
+    if (state.refs.length > 0) {
+      const ref = state.refs[0]!;
+      env.log(`Unreleased reference id=${ref.id} alloc_insn=${ref.insn}`);
+      reject(env, 'BPF_EXIT instruction in main prog would lead to reference leak');
+    }
+    return undefined;
+  }
+
+  /**
+   * kernel: do_check. The log follows the kernel's: each instruction before it is checked, the
+   * registers and stack slots it scratched appended to its line (or on a line of their own when
+   * something was logged in between), `from X to Y:` and the full state when a queued path
+   * starts (level 2), and at level 1 only the path that failed (kernel: pop_log).
+   */
+  check(): void {
+    const env = this.env;
+    const sink = env.log;
+    const buf: string[] = [];
+    this.logBuf = buf;
+    this.joinNext = false;
+    (env as { log: (line: string) => void }).log = (line) => {
+      if (env.logLevel === 0) return;
+      if (this.joinNext && buf.length > 0) buf[buf.length - 1] += line;
+      else buf.push(line);
+      this.joinNext = false;
+    };
+    let state: VerifierState | undefined = this.initialState();
+    try {
+      if (env.logLevel > 1) {
+        env.subprogs.forEach((start, i) => env.log(`func#${i} @${start}`));
+        for (const line of liveRegsTable(env.slots, (i) => this.namer(i))) env.log(line);
+      }
+      let doPrint = false;
+      /** What the last instruction scratched; undefined: everything (a path starts). */
+      let scratched: { regs: Set<number>; slots: Set<number> } | undefined;
+      /** Index in buf of the last instruction line, -1 when the next state goes on a line of its own. */
+      let insnLine = -1;
+      const isCondJump = (i: number): boolean => env.slots[i]?.kind === 'jump';
+      while (state !== undefined) {
+        const idx = state.insnIdx;
+        env.insnIdx = idx;
+        let insn: Instruction | undefined;
+        try {
+          if (idx < 0 || idx >= env.slots.length) reject(env, `invalid insn idx ${idx} insn_cnt ${env.slots.length}`);
+          insn = env.slots[idx];
+          if (insn === undefined) reject(env, `jump into the middle of ldimm64 insn ${idx - 1}`);
+          if (++this.processed > this.limit) reject(env, `BPF program is too large. Processed ${this.processed} insn`);
+
+          if (this.prunePoints[idx] === 1 && this.isStateVisited(state, idx) === 'pruned') {
+            if (env.logLevel > 0) {
+              if (doPrint) env.log('');
+              env.log(doPrint ? `from ${state.prevInsnIdx} to ${idx}${state.speculative ? ' (speculative execution)' : ''}: safe` : `${idx}: safe`);
+            }
+            state = this.nextPath(state);
+            doPrint = true;
+            scratched = undefined;
+            insnLine = -1;
+            continue;
+          }
+          const refs = state.refs.map((r) => r.id);
+          if (env.logLevel > 1 && doPrint) {
+            env.log('');
+            env.log(`from ${state.prevInsnIdx} to ${idx}${state.speculative ? ' (speculative execution)' : ''}:`
+              + formatVerifierState(state.cur, state.curframe, refs));
+            insnLine = -1;
+          }
+          doPrint = false;
+          if (env.logLevel > 0 && (scratched === undefined || scratched.regs.size > 0 || scratched.slots.size > 0)) {
+            const text = formatVerifierState(state.cur, state.curframe, refs, scratched);
+            if (insnLine >= 0 && insnLine === buf.length - 1) buf[insnLine] = `${alignState(buf[insnLine]!)};${text}`;
+            else env.log(`${idx}:${text}`);
+          }
+          if (this.collected !== undefined) {
+            const list = this.collected.get(idx) ?? [];
+            list.push(this.formatState(state));
+            this.collected.set(idx, list);
+          }
+          if (env.logLevel > 0) {
+            env.log(`${idx}: ${formatKernelInsn(insn, (i) => this.namer(i))}`);
+            insnLine = buf.length - 1;
+          }
+          const slots = env.logLevel > 0 ? this.stackSlotsTouched(state, insn) : new Set<number>();
+          const callee = { frame: state.cur, frameno: state.curframe };
+          const next = this.step(state, insn, idx);
+          state.trail = extendTrail(state.trail, idx, next);
+          if (next === undefined) {
+            state = this.nextPath(state);
+            doPrint = true;
+            scratched = undefined;
+            insnLine = -1;
+          } else if (insn.kind === 'call' && insn.target === 'local') {
+            // kernel: check_func_call prints both frames; the callee then starts with everything scratched.
+            if (env.logLevel > 0) {
+              env.log('caller:');
+              env.log(formatVerifierState(state.frames[state.curframe - 1]!, state.curframe - 1, refs));
+              env.log('callee:');
+              env.log(formatVerifierState(state.cur, state.curframe, refs));
+            }
+            state.insnIdx = next;
+            state.prevInsnIdx = -1;
+            scratched = undefined;
+          } else if (insn.kind === 'exit') {
+            // kernel: prepare_func_exit prints both frames; do_check then prints the state as for a new path.
+            if (env.logLevel > 0) {
+              env.log('returning from callee:');
+              env.log(formatVerifierState(callee.frame, callee.frameno, refs));
+              env.log(`to caller at ${next}:`);
+              env.log(formatVerifierState(state.cur, state.curframe, refs));
+            }
+            state.insnIdx = next;
+            state.prevInsnIdx = idx;
+            doPrint = true;
+            scratched = { regs: new Set(), slots: new Set() };
+            insnLine = -1;
+          } else {
+            state.insnIdx = next;
+            state.prevInsnIdx = -1;
+            scratched = { regs: touchedRegs(insn), slots };
+          }
+        } catch (err) {
+          if (err instanceof VerifierReject && state !== undefined) {
+            const trail = extendTrail(state.trail, idx, undefined);
+            const path = trailToPath(trail, isCondJump, MAX_REPORTED_PATH);
+            failures.set(sink, {
+              path, ...(trail.length > path.length ? { pathDropped: trail.length - path.length } : {}),
+              registers: registerSnapshot(state.frames), refs: state.refs.map((r) => ({ id: r.id, insn: r.insn })),
+            });
+          }
+          throw err;
+        }
+      }
+      // A level-1 log of an accepted program keeps none of the paths (kernel: each pop_log reset).
+      if (env.logLevel === 1) buf.length = 0;
+    } finally {
+      (env as { log: (line: string) => void }).log = sink;
+      this.logBuf = undefined;
+      for (const line of buf) sink(line);
+    }
+  }
+
+  /** Stack slots (of the current frame) a load or store through a constant fp offset touches: the kernel scratches them. */
+  stackSlotsTouched(state: VerifierState, insn: Instruction): Set<number> {
+    const slots = new Set<number>();
+    if (insn.kind !== 'ldx' && insn.kind !== 'st' && insn.kind !== 'stx' && insn.kind !== 'atomic') return slots;
+    const base = state.cur.reg(insn.kind === 'ldx' ? insn.src : insn.dst);
+    if (base.type !== 'fp' || base.frameno !== state.curframe || base.varOff.mask !== 0n) return slots;
+    const start = Number(BigInt.asIntN(64, base.varOff.value)) + base.off + insn.off;
+    for (let b = start; b < start + insn.size; b++) if (b < 0 && b >= -512) slots.add(Math.floor((-b - 1) / 8));
+    return slots;
+  }
+
+  /**
+   * Ends a path and starts the next queued one. A level-1 log forgets the finished path (kernel:
+   * pop_stack with pop_log resets the log to where the state was queued). The kernel's reset keeps
+   * one byte of what replaced the newline when the state after the branch was appended to its
+   * line, so the branch line ends in a space and the next output continues it.
+   */
+  nextPath(state: VerifierState): VerifierState | undefined {
+    const next = this.endPath(state);
+    const buf = this.logBuf;
+    if (next !== undefined && this.env.logLevel === 1 && buf !== undefined && next.logPos <= buf.length) {
+      buf.length = next.logPos;
+      const last = buf[buf.length - 1];
+      if (last !== undefined && next.logLine !== undefined && last !== next.logLine && last.startsWith(next.logLine)) {
+        buf[buf.length - 1] = `${next.logLine} `;
+        this.joinNext = true;
+      }
+    }
+    return next;
   }
 
   namer(i: Instruction & { kind: 'lddw' }): string {
@@ -327,6 +647,10 @@ class Run {
     const copy = state.clone();
     copy.insnIdx = idx;
     copy.prevInsnIdx = from;
+    // The queued path went from `from` to `idx`; the current one records `from` after the step.
+    copy.trail = extendTrail(state.trail, from, idx);
+    copy.logPos = this.logBuf?.length ?? 0;
+    copy.logLine = this.logBuf?.[copy.logPos - 1];
     if (copy.parent !== undefined) copy.parent.pending++;
     this.pending.push(copy);
     return copy;
@@ -335,14 +659,24 @@ class Run {
   /** kernel: is_state_visited. */
   isStateVisited(state: VerifierState, idx: number): 'pruned' | 'new' {
     const list = this.explored.get(idx) ?? [];
+    const insn = this.env.slots[idx];
+    const callsCallback = insn?.kind === 'call' && insn.target === 'helper' && CALLBACK_HELPERS.has(insn.imm);
     for (const cp of list) {
       if (cp.pending === 0) {
         if (statesEqual(cp.state, state)) { cp.hits++; return 'pruned'; }
         cp.misses++;
+      } else if (callsCallback && statesEqual(cp.state, state)) {
+        // kernel: at a call that schedules a callback, a state within one still being explored
+        // there adds nothing: the callback's iterations have converged.
+        cp.hits++;
+        return 'pruned';
       }
     }
     // A loop that came back to the same state cannot terminate (kernel: "infinite loop detected").
-    for (let cp = state.parent; cp !== undefined; cp = cp.parent) {
+    // Inside a callback an equal state may be the next iteration (the kernel tells them apart by
+    // callback_unroll_depth); a real endless loop there ends at the instruction limit instead.
+    const inCallback = state.frames.some((f) => f.callback);
+    for (let cp = state.parent; cp !== undefined && !callsCallback && !inCallback; cp = cp.parent) {
       if (cp.insnIdx === idx) {
         if (cp.pending > 0 && statesEqual(cp.state, state, true)) reject(this.env, `infinite loop detected at insn ${idx}`);
         break;
@@ -410,14 +744,16 @@ class Run {
         return idx + 2;
       case 'call':
         if (insn.target === 'local') {
+          const callee = subprogOf(env, idx + insn.imm + 1);
+          if (state.activeLock !== undefined && this.funcInfo !== undefined && this.funcInfo[callee]?.linkage === 1) {
+            reject(env, 'global function calls are not allowed while holding a lock,\nuse static function instead');
+          }
           const target = enterSubprog(env, state, insn, idx);
           return target;
         }
+        if (insn.target === 'kfunc' && isBpfThrow(this.kernelBtf, insn)) return this.bpfThrow(state); // exception.ts
         if (insn.target === 'kfunc') reject(env, 'kernel function calls are not modelled by this verifier');
-        checkHelperCall(env, state, insn);
-        if (insn.imm === 12) {
-          // bpf_tail_call: when it succeeds the program ends there.
-        }
+        checkHelperCall(env, state, insn, (target, setup) => setup(this.push(state, target, idx)));
         return idx + 1;
       case 'callx':
         reject(env, 'callx is not modelled by this verifier');
@@ -452,6 +788,12 @@ class Run {
       markKnown(dst, (BigInt(insn.imm2 >>> 0) << 32n) | BigInt(insn.imm >>> 0));
       return;
     }
+    if (insn.src === 4) {
+      // kernel: check_ld_imm for BPF_PSEUDO_FUNC: PTR_TO_FUNC naming the callback's subprogram.
+      markPointer(dst, 'func');
+      dst.subprog = env.insnIdx + insn.imm + 1;
+      return;
+    }
     const map = env.mapOf(insn.imm)!;
     if (insn.src === 1) {
       markPointer(dst, 'map_ptr');
@@ -461,6 +803,33 @@ class Run {
     markPointer(dst, 'map_value');
     dst.map = map;
     dst.off = insn.imm2;
+  }
+
+  /**
+   * kernel: widen_imprecise_scalars after a callback returns to its call: scalars that differ
+   * from the state still being explored at that call become unknown, so the iterations converge.
+   * Without precision marks every differing scalar is widened, and only after
+   * CALLBACK_WIDEN_AFTER iterations on the path, so short loops keep their exact values.
+   */
+  widenCallbackLoop(state: VerifierState, callsite: number): void {
+    if (state.cur.callbackDepth < CALLBACK_WIDEN_AFTER) return;
+    const list = this.explored.get(callsite) ?? [];
+    const same = (cp: Checkpoint): boolean => cp.pending > 0 && cp.state.frames.length === state.frames.length
+      && cp.state.frames.every((f, i) => f.callsite === state.frames[i]!.callsite && f.subprog === state.frames[i]!.subprog);
+    let prev: Checkpoint | undefined;
+    for (let i = list.length - 1; i >= 0 && prev === undefined; i--) if (same(list[i]!)) prev = list[i];
+    if (prev === undefined) return;
+    const exact = (a: Reg, b: Reg): boolean => a.umin === b.umin && a.umax === b.umax && a.smin === b.smin && a.smax === b.smax
+      && a.u32min === b.u32min && a.u32max === b.u32max && a.s32min === b.s32min && a.s32max === b.s32max
+      && a.varOff.value === b.varOff.value && a.varOff.mask === b.varOff.mask;
+    const widen = (old: Reg | undefined, cur: Reg | undefined): void => {
+      if (old?.type === 'scalar' && cur?.type === 'scalar' && !exact(old, cur)) markUnknown(cur);
+    };
+    prev.state.frames.forEach((of, f) => {
+      const cf = state.frames[f]!;
+      of.regs.forEach((r, i) => widen(r, cf.regs[i]));
+      of.spills.forEach((r, i) => widen(r, cf.spills[i]));
+    });
   }
 
   /** kernel: check_atomic. */
@@ -493,6 +862,7 @@ class Run {
     const env = this.env;
     if (!mayAccessSkb(env.progType)) reject(env, 'BPF_LD_[ABS|IND] instructions not allowed for this program type');
     const r6 = checkReadable(env, state, 6);
+    if (state.activeLock !== undefined) reject(env, 'BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region');
     if (state.refs.length > 0) reject(env, 'BPF_LD_[ABS|IND] cannot be mixed with socket references');
     if (insn.kind === 'ld_ind') {
       const src = checkReadable(env, state, insn.src);
@@ -508,12 +878,27 @@ class Run {
 
   exit(state: VerifierState): number | undefined {
     const env = this.env;
-    if (state.frames.length > 1) return exitSubprog(env, state);
+    if (state.frames.length > 1) {
+      const callback = state.cur.callback;
+      const next = exitSubprog(env, state);
+      if (callback) this.widenCallbackLoop(state, next);
+      return next;
+    }
+    // kernel: check_resource_leak for the exit of the main program (or of an async callback's frame 0).
+    if (state.activeLock !== undefined) reject(env, 'BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region');
     if (state.refs.length > 0) {
       const ref = state.refs[0]!;
       reject(env, `Unreleased reference id=${ref.id} alloc_insn=${ref.insn}`);
     }
     const r0 = checkReadable(env, state, 0);
+    if (state.cur.asyncCallback) {
+      // kernel: check_return_code for in_async_callback_fn: callback_ret_range [0, 0].
+      if (r0.type !== 'scalar') reject(env, 'At async callback return the register R0 is not a known value (' + typeName(r0) + ')');
+      if (r0.smin < 0n || r0.smax > 0n || r0.umax > 0n) {
+        reject(env, `At async callback return the register R0 has ${formatReg(r0)} should have been in [0, 0]`);
+      }
+      return undefined;
+    }
     const range = returnRange(env.progType, env.attachType);
     if (range !== undefined) {
       if (r0.type !== 'scalar') reject(env, `At program exit the register R0 is not a known value (${typeName(r0)})`);
