@@ -10,7 +10,7 @@ import { loadObjectSpec } from '../object/load.js';
 import type { MapSpec } from '../object/spec.js';
 import { ProgramType, programTypeName } from '../object/uapi-types.js';
 import {
-  type Explanation, type MapInfo, type VerifierCase, type VerifyResult, applyFixups, caseNotRunnable, caseProgFlags,
+  type Explanation, type MapInfo, type VerifierCase, type VerifierStep, type VerifyResult, applyFixups, caseNotRunnable, caseProgFlags,
   explainRejection, formatExplanation, parseVerifierCases, syntheticMapFds, verify,
 } from '../verifier/index.js';
 import { type Command, UsageError } from './command.js';
@@ -34,7 +34,8 @@ The verifier is conservative: what it does not model yet it rejects, saying so.
   --compare-kernel   with --cases: load each case into the running kernel (root) and
                      report agreement, false accepts and false rejects
   -j, --json         print JSON: verdict, processed, log, and for a rejection the error
-                     with its insn, message, path, registers and explanation`;
+                     with its insn, message, path, registers and explanation; with
+                     --log-level 2 also steps: each processed insn with the state before it`;
 
 function parseType(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -69,11 +70,12 @@ function mapNamer(i: Instruction & { kind: 'lddw' }): string {
   return `0x${((BigInt(i.imm2 >>> 0) << 32n) | BigInt(i.imm >>> 0)).toString(16)}`;
 }
 
-function formatResult(result: VerifyResult, json: boolean, what: string, explanation: Explanation | undefined): string {
+function formatResult(result: VerifyResult, json: boolean, what: string, explanation: Explanation | undefined, steps?: readonly VerifierStep[]): string {
   if (json) {
     const e = result.error;
     return `${JSON.stringify({
       program: what, verdict: result.verdict, processed: result.processed, log: result.log,
+      ...(steps !== undefined ? { steps } : {}),
       error: e === undefined ? null : {
         insn: e.insn, message: e.message, path: e.path ?? [], ...(e.pathDropped ? { pathDropped: e.pathDropped } : {}),
         registers: e.registers ?? [], refs: e.refs ?? [],
@@ -210,14 +212,17 @@ export const verifyCommand: Command = {
     } else {
       program = loadProgramFile(file, bytes);
     }
+    // -j with --log-level 2: the structured log too, a step per processed instruction.
+    const steps: VerifierStep[] = [];
     const result = verify(program, {
       progType: progType ?? ProgramType.SOCKET_FILTER, expectedAttachType: attachType, maps: mapOf, logLevel: logLevel as 0 | 1 | 2,
+      ...(json && logLevel === 2 ? { onStep: (step: VerifierStep) => steps.push(step) } : {}),
     });
     // JSON always carries the explanation of a rejection; text only with --explain.
     const explanation = result.error !== undefined && (values.explain || json)
       ? explainRejection(program, result.error, { namer: mapNamer })
       : undefined;
-    io.out(formatResult(result, json, what, explanation));
+    io.out(formatResult(result, json, what, explanation, json && logLevel === 2 ? steps : undefined));
     return result.verdict === 'accept' ? 0 : 1;
   },
 };

@@ -67,6 +67,12 @@ export interface VerifyOptions {
   logLevel?: 0 | 1 | 2;
   /** Keep the states seen before each instruction (formatted as the log prints them). */
   collectStates?: boolean;
+  /**
+   * The structured log, for tools: called before each instruction the verifier processes,
+   * with its slot index, the instruction the path came from (-1 when it ran on) and every
+   * register and stack slot of every frame.
+   */
+  onStep?: (step: VerifierStep) => void;
   /** Processed-instruction limit (default 1,000,000, the kernel's). */
   insnLimit?: number;
   /**
@@ -92,6 +98,16 @@ export interface VerifyOptions {
    * tail calls or LD_ABS must return a scalar. Without it the kernel's no-BTF rules apply.
    */
   funcInfo?: readonly FuncInfo[];
+}
+
+/** One entry of the structured log ({@link VerifyOptions.onStep}). */
+export interface VerifierStep {
+  /** Slot index of the instruction about to be checked. */
+  readonly insn: number;
+  /** The instruction the path jumped from, or -1 when it ran on from the previous one. */
+  readonly from: number;
+  /** The state before it: registers and stack slots of every frame. */
+  readonly registers: readonly RegisterInfo[];
 }
 
 export interface VerifyError {
@@ -198,6 +214,7 @@ export function verify(program: readonly Instruction[] | readonly RawInstruction
     logLevel,
   };
   const run = new Run(env, options.insnLimit ?? COMPLEXITY_LIMIT_INSNS, states);
+  run.onStep = options.onStep;
   run.funcInfo = options.funcInfo;
   try {
     if (slots.length === 0) throw new VerifierReject('empty program', 0);
@@ -283,6 +300,7 @@ class Run {
   readonly env: Env;
   readonly limit: number;
   readonly collected: Map<number, string[]> | undefined;
+  onStep: ((step: VerifierStep) => void) | undefined;
   processed = 0;
   totalStates = 0;
   prunePoints: Uint8Array = new Uint8Array(0);
@@ -519,6 +537,7 @@ class Run {
             if (insnLine >= 0 && insnLine === buf.length - 1) buf[insnLine] = `${alignState(buf[insnLine]!)};${text}`;
             else env.log(`${idx}:${text}`);
           }
+          if (this.onStep !== undefined) this.onStep({ insn: idx, from: state.prevInsnIdx, registers: registerSnapshot(state.frames) });
           if (this.collected !== undefined) {
             const list = this.collected.get(idx) ?? [];
             list.push(this.formatState(state));

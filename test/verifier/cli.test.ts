@@ -47,6 +47,19 @@ describe('ebpf verify', () => {
     assert.equal(parsed.verdict, 'accept');
   });
 
+  it('gives the structured log with -j --log-level 2: each processed insn with the registers before it', async () => {
+    const src = 'r0 = 0\nif r1 == 0 goto +1\nr0 = 1\nexit\n';
+    const j = await run(['p.s', '-j', '--log-level', '2'], { 'p.s': src });
+    const parsed = JSON.parse(j.out) as { processed: number; steps: Array<{ insn: number; from: number; registers: Array<{ name: string; type: string; text: string }> }> };
+    assert.equal(parsed.steps.length, parsed.processed);
+    assert.deepEqual(parsed.steps.map((s) => s.insn), [0, 1, 2, 3, 3]);
+    // The branch taken to insn 3 comes from insn 1 with r0 known 0; before insn 1, r1 is the context.
+    const fromBranch = parsed.steps.find((s) => s.from === 1)!;
+    assert.equal(fromBranch.insn, 3);
+    assert.equal(fromBranch.registers.find((r) => r.name === 'r0')?.text, '0');
+    assert.equal(parsed.steps[1]!.registers.find((r) => r.name === 'r1')?.type, 'ctx');
+  });
+
   it('knows the context rules of the program type', async () => {
     const xdp = await run(['p.s', '--type', 'xdp'], { 'p.s': 'r0 = *(u32 *)(r1 + 24)\nexit\n' });
     assert.match(xdp.out, /REJECT p\.s: invalid bpf_context access off=24 size=4/);
