@@ -75,7 +75,17 @@ export interface InterpreterOptions {
    * is resolved by the interpreter itself (to the function's code address).
    */
   resolveLddw?: (insn: LddwInstruction, slot: number) => bigint;
+  /**
+   * Called before every instruction this interpreter executes, with its slot index and the
+   * register file (r0..r10 as int32 halves: rN = R[2N] low, R[2N + 1] high), which the callback
+   * must not change and must copy if it keeps it. For differential tests that locate the first
+   * instruction where two machines part; without it the loop pays one untaken branch.
+   */
+  trace?: InstructionTrace;
 }
+
+/** The per-instruction callback of {@link InterpreterOptions.trace}. */
+export type InstructionTrace = (pc: number, registers: Int32Array) => void;
 
 /** The outcome of one run. */
 export interface RunResult {
@@ -106,6 +116,7 @@ export class Interpreter {
   private readonly helpers: Array<Helper | undefined>;
   private readonly maxInstructions: number;
   private readonly packet: (() => Region | undefined) | undefined;
+  private readonly trace: InstructionTrace | undefined;
   /** Registers, stack and frames, possibly shared with other programs (tail calls). */
   readonly state: ExecutionState;
   private readonly stack: Region;
@@ -185,6 +196,7 @@ export class Interpreter {
     this.helpers = helperArray(options.helpers);
     this.maxInstructions = options.maxInstructions ?? DEFAULT_MAX_INSTRUCTIONS;
     this.packet = options.packet;
+    this.trace = options.trace;
     const state = options.state ?? new ExecutionState(this.memory);
     if (state.memory !== this.memory) throw new RangeError('the execution state belongs to another memory');
     this.state = state;
@@ -224,6 +236,34 @@ export class Interpreter {
     this.count = 0;
     state.tailCalls = 0;
     const result = this.loop(0, 0, 0);
+    return this.tailTarget === undefined ? result : this.followTailCalls(result, 0);
+  }
+
+  /** Whether code address `fn` (a BPF_PSEUDO_FUNC value) is an instruction of this program. */
+  ownsFunction(fn: number | bigint): boolean {
+    const target = (Number(fn) - this.code_.start) / 8;
+    return Number.isInteger(target) && target >= 0 && target < this.length;
+  }
+
+  /**
+   * Runs the program's function at code address `fn` (a BPF_PSEUDO_FUNC value the program
+   * gave a helper, as bpf_timer_set_callback's callback) as a run of its own with r1..r5 from
+   * `args`: what the kernel does when it fires an asynchronous callback. Same rules as run().
+   */
+  runFunction(fn: number | bigint, ...args: Array<number | bigint>): RunResult {
+    const target = (Number(fn) - this.code_.start) / 8;
+    if (!this.ownsFunction(fn)) {
+      throw new VmError(`callback address 0x${BigInt(fn).toString(16)} is not a function of this program`, 0);
+    }
+    const R = this.R;
+    for (let i = 0; i < 22; i++) R[i] = 0;
+    for (let i = 0; i < args.length && i < 5; i++) setArg(R, 2 * (i + 1), args[i]!);
+    this.stack.start = this.stackTop - MAX_BPF_STACK;
+    R[20] = this.stackTop;
+    this.loopBudget[0] = MAX_LOOPS;
+    this.count = 0;
+    this.state.tailCalls = 0;
+    const result = this.loop(target, 0, 0);
     return this.tailTarget === undefined ? result : this.followTailCalls(result, 0);
   }
 
@@ -418,6 +458,7 @@ export class Interpreter {
     const code = this.code, dsts = this.dst, srcs = this.src, offs = this.off, imms = this.imm;
     const max = this.maxInstructions;
     const length = this.length;
+    const trace = this.trace;
     let view = this.memory.view;
     let generation = this.memory.generation;
     let rLo = 0, rHi = 0, wLo = 0, wHi = 0;
@@ -428,6 +469,7 @@ export class Interpreter {
     for (;;) {
       if (++count > max) throw new BudgetExceeded(pc, max);
       if (pc >= length) throw new VmError('fell off the end of the program', pc);
+      if (trace !== undefined) trace(pc, R);
       const d = dsts[pc]!;
       const s = srcs[pc]!;
       const off = offs[pc]!;

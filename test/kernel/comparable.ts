@@ -34,7 +34,16 @@ type Val =
   /** A pointer into the packet (data, data_end, data_meta, plus anything): the same layout on both machines. */
   | { readonly k: 'k' }
   | { readonly k: 'p'; readonly frame: number; readonly off: number | null }
-  | { readonly k: 'c'; readonly off: number | null };
+  | { readonly k: 'c'; readonly off: number | null }
+  /** With a {@link MapModel}: the map pointer of `lddw rX, map fd` (fd = the instruction's imm). */
+  | { readonly k: 'f'; readonly fd: number }
+  /**
+   * With a {@link MapModel}: a pointer into a map value (or NULL): the same bytes on both
+   * machines, since both start from the same map contents and only same values are stored.
+   */
+  | { readonly k: 'v' }
+  /** With a {@link MapModel}: a pointer to memory the kernel does not clear (a ring-buffer record), or NULL. */
+  | { readonly k: 'r' };
 
 const U: Val = { k: 'u' };
 const S: Val = { k: 's' };
@@ -67,6 +76,8 @@ function join(a: Val, b: Val): Val {
   if (a.k === 'k' && b.k === 'k') return K;
   if (a.k === 'p' && b.k === 'p' && a.frame === b.frame) return a.off === b.off ? a : { k: 'p', frame: a.frame, off: null };
   if (a.k === 'c' && b.k === 'c') return a.off === b.off ? a : { k: 'c', off: null };
+  if (a.k === 'f' && b.k === 'f' && a.fd === b.fd) return a;
+  if ((a.k === 'v' && b.k === 'v') || (a.k === 'r' && b.k === 'r')) return a;
   return M;
 }
 
@@ -74,6 +85,7 @@ const same = (a: Val, b: Val): boolean => {
   if (a.k !== b.k) return false;
   if (a.k === 'p' && b.k === 'p') return a.frame === b.frame && a.off === b.off;
   if (a.k === 'c' && b.k === 'c') return a.off === b.off;
+  if (a.k === 'f' && b.k === 'f') return a.fd === b.fd;
   return true;
 };
 
@@ -100,7 +112,26 @@ export type Taint =
   | 'legacy packet load at a negative offset (SKF_NET_OFF/SKF_LL_OFF)'
   | 'memory access the analysis cannot follow'
   | 'instruction the analysis does not model'
-  | 'no path reaches exit (analysis)';
+  | 'no path reaches exit (analysis)'
+  // With a MapModel:
+  | 'machine-dependent value stored in a map'
+  | 'machine-dependent bytes passed to a helper'
+  | 'calls a helper the analysis has no prototype for';
+
+/**
+ * What {@link taintOf} needs to follow programs that use maps and helpers (test_verifier cases
+ * with fixup maps): the maps behind `lddw rX, map fd`, and helper prototypes. Without it, a
+ * helper's result is machine-dependent and map pointers cannot be followed.
+ */
+export interface MapModel {
+  /** Key and value size of the map whose fd an lddw loads, or undefined when not known. */
+  readonly mapOf: (fd: number) => { readonly keySize: number; readonly valueSize: number } | undefined;
+  /**
+   * A helper's prototype (src/verifier/helpers.ts): what its arguments point at and what it
+   * returns. Helpers must already be deterministic (the caller excludes clocks and random).
+   */
+  readonly helper: (id: number) => { readonly args: readonly string[]; readonly ret: string } | undefined;
+}
 
 const clone = (s: State): State => ({ regs: [...s.regs], frames: s.frames.map((f) => new Map(f)), narrowed: new Set(s.narrowed) });
 
@@ -171,6 +202,8 @@ function arith(op: string, alu64: boolean, dst: Val, src: Val, imm: number | und
     return { ...dst, off };
   }
   if (dst.k === 's' && (src.k === 'p' || src.k === 'c') && op === 'add') return { ...src, off: null };
+  if ((dst.k === 'v' || dst.k === 'r') && src.k === 's' && (op === 'add' || op === 'sub')) return dst;
+  if (dst.k === 's' && (src.k === 'v' || src.k === 'r') && op === 'add') return src;
   if ((dst.k === 'k' && src.k === 's' && (op === 'add' || op === 'sub')) || (dst.k === 's' && src.k === 'k' && op === 'add')) return K;
   if (dst.k === 'k' && src.k === 'k' && op === 'sub') return S;
   // The distance between two addresses of one frame is the same on both machines.
@@ -188,7 +221,7 @@ const key = (p: Point): string => `${p.calls.join('/')}:${p.slot}`;
  * VM, or undefined when it cannot. `context` is the size of the zeroed bytes the VM's r1
  * points at, or the model of the context the VM builds like the kernel.
  */
-export function taintOf(program: readonly Instruction[], context: number | ContextModel): Taint | undefined {
+export function taintOf(program: readonly Instruction[], context: number | ContextModel, maps?: MapModel): Taint | undefined {
   const model = typeof context === 'number' ? undefined : context;
   const ctxSize = typeof context === 'number' ? context : context.size;
   const slots = slotIndexes(program);
@@ -257,6 +290,8 @@ export function taintOf(program: readonly Instruction[], context: number | Conte
         return ctxRead(base.off, off, size);
       }
       if (base.k === 'k') return st.narrowed.has(PACKET_DIRTY) ? M : S; // packet bytes: the same input on both machines
+      if (base.k === 'v') return S; // map value bytes: machine-dependent stores are refused below
+      if (base.k === 'r') return M; // a ring-buffer record: kernel garbage until written
       if (base.k !== 'p') {
         if (!dead) reason ??= 'memory access the analysis cannot follow';
         return M;
@@ -278,6 +313,11 @@ export function taintOf(program: readonly Instruction[], context: number | Conte
         if (val.k !== 's') st.narrowed.add(PACKET_DIRTY);
         return;
       }
+      if (base.k === 'v') {
+        if (val.k !== 's' && !dead) reason ??= 'machine-dependent value stored in a map';
+        return;
+      }
+      if (base.k === 'r') return;
       if (base.k !== 'p') {
         if (!dead) reason ??= 'memory access the analysis cannot follow';
         return;
@@ -316,7 +356,7 @@ export function taintOf(program: readonly Instruction[], context: number | Conte
         R[insn.dst] = num(read(insn.dst));
         break;
       case 'lddw':
-        R[insn.dst] = insn.src === 0 ? S : M;
+        R[insn.dst] = insn.src === 0 ? S : maps !== undefined && insn.src === 1 ? { k: 'f', fd: insn.imm } : maps !== undefined && insn.src === 2 ? { k: 'v' } : M;
         break;
       case 'ldx':
         R[insn.dst] = load(insn.src, insn.off, insn.size);
@@ -370,11 +410,19 @@ export function taintOf(program: readonly Instruction[], context: number | Conte
         const b: Val = insn.useReg ? read(insn.src) : S;
         if (dead) continue;
         // A pointer is never equal to a small constant (NULL included) on either machine.
-        const pointerVsSmall = (a.k === 'p' || a.k === 'c' || a.k === 'k') && !insn.useReg && Math.abs(insn.imm) < 4096
+        const pointerVsSmall = (a.k === 'p' || a.k === 'c' || a.k === 'k' || a.k === 'v' || a.k === 'r') && !insn.useReg && Math.abs(insn.imm) < 4096
           && (insn.op === 'jeq' || insn.op === 'jne') && !insn.jmp32;
         const sameFrame = a.k === 'p' && b.k === 'p' && a.frame === b.frame && !insn.jmp32;
         const samePacket = a.k === 'k' && b.k === 'k' && !insn.jmp32;
         if (!pointerVsSmall && !sameFrame && !samePacket && (a.k !== 's' || b.k !== 's')) tainted();
+        if ((a.k === 'v' || a.k === 'r') && insn.imm === 0 && pointerVsSmall) {
+          // A map value (or ring-buffer record) pointer found NULL is 0 on both machines.
+          const isNull = clone(st);
+          isNull.regs[insn.dst] = S;
+          flow(to(next), insn.op === 'jne' ? isNull : st);
+          flow(to(slot + 1 + insn.off), insn.op === 'jeq' ? isNull : st);
+          continue;
+        }
         flow(to(next), st);
         flow(to(slot + 1 + insn.off), st);
         continue;
@@ -387,6 +435,11 @@ export function taintOf(program: readonly Instruction[], context: number | Conte
         flow(to(slot + 1 + insn.off), st);
         continue;
       case 'call': {
+        if (insn.target === 'helper' && maps !== undefined) {
+          R[0] = helperCall(insn.imm, R, st, maps, (why) => { if (!dead) reason ??= why; });
+          for (let r = 1; r <= 5; r++) R[r] = U;
+          break;
+        }
         if (insn.target !== 'local') {
           // Helpers are classified before this analysis; here they only clobber r1..r5.
           R[0] = M;
@@ -432,6 +485,47 @@ export function taintOf(program: readonly Instruction[], context: number | Conte
   }
   // Every path dropped as dead would be a bug here (the kernel accepted the program).
   return reason ?? (exited ? undefined : 'no path reaches exit (analysis)');
+}
+
+/**
+ * A helper call under a {@link MapModel}: the bytes it reads through stack pointers must be the
+ * same on both machines (a map key or value exactly: key_size/value_size bytes; other memory:
+ * every byte stored from the pointer up to the frame's top), and its result is a map value
+ * pointer, a ring-buffer record, or a number the same on both machines.
+ */
+function helperCall(id: number, R: Val[], st: State, maps: MapModel, taint: (why: Taint) => void): Val {
+  const proto = maps.helper(id);
+  if (proto === undefined) {
+    taint('calls a helper the analysis has no prototype for');
+    return M;
+  }
+  const map = R[1]!.k === 'f' ? maps.mapOf((R[1] as { fd: number }).fd) : undefined;
+  proto.args.forEach((arg, i) => {
+    const v = R[i + 1]!;
+    if (v.k === 'u') return;
+    if (v.k === 'm' && (arg === 'map_key' || arg === 'map_value' || arg === 'mem' || arg === 'mem_or_null' || arg === 'const_str')) {
+      taint('machine-dependent bytes passed to a helper');
+      return;
+    }
+    if (v.k !== 'p' || v.off === null) return;
+    const frame = st.frames[v.frame];
+    if (frame === undefined) return;
+    const size = arg === 'map_key' ? map?.keySize : arg === 'map_value' ? map?.valueSize : undefined;
+    if (size !== undefined) {
+      if (readFrame(frame, v.off, size).k !== 's') taint('machine-dependent bytes passed to a helper');
+    } else if (arg === 'mem' || arg === 'mem_or_null' || arg === 'map_key' || arg === 'map_value' || arg === 'const_str') {
+      for (const [start, e] of frame) if (start + e.size > v.off && start < 0 && e.val.k !== 's') taint('machine-dependent bytes passed to a helper');
+    } else if (arg === 'uninit_mem' || arg === 'map_value_uninit' || arg === 'mem_or_null_write' || arg === 'fixed_mem8_uninit') {
+      // Written by the helper, how much the analysis does not know: what was there is no longer known.
+      for (const [start] of [...frame]) if (start >= v.off) frame.delete(start);
+    }
+  });
+  switch (proto.ret) {
+    case 'map_value_or_null': return { k: 'v' };
+    case 'ringbuf_mem_or_null': return { k: 'r' };
+    case 'void': return U;
+    default: return S;
+  }
 }
 
 function overlaps(a: number, an: number, b: number, bn: number): boolean {
