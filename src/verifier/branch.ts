@@ -6,6 +6,7 @@
  * (try_match_pkt_pointers / find_good_pkt_pointers).
  */
 import type { JmpOp } from '../isa/index.js';
+import { MapType } from '../object/uapi-types.js';
 import { MAX_PACKET_OFF } from './env.js';
 import { Reg, boundsInvalid, boundsSync, constValue, isConst, isNullScalar, s32, markKnown } from './reg.js';
 import type { VerifierState } from './state.js';
@@ -280,6 +281,11 @@ export function markPtrOrNull(state: VerifierState, reg: Reg, isNull: boolean): 
     }
     r.maybeNull = false;
     if (r.type === 'map_ptr' && r.map?.inner !== undefined) r.map = r.map.inner;
+    // kernel: mark_ptr_or_null_reg: a lookup in a sockmap or sockhash is a socket once checked.
+    if (r.type === 'map_value' && (r.map?.type === MapType.SOCKMAP || r.map?.type === MapType.SOCKHASH)) {
+      r.type = 'sock';
+      r.map = undefined;
+    }
     // kernel: reg_may_point_to_spin_lock: a map value holding a lock keeps its id (the lock's identity).
     if (!(r.type === 'map_value' && r.map?.spinLockOff !== undefined)) r.id = 0;
   });

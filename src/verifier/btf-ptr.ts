@@ -302,9 +302,12 @@ function structName(btf: Btf, reg: Reg): string {
 /**
  * A load or store through a `btf_id` or `tp_buffer` register (kernel: check_mem_access's
  * PTR_TO_TP_BUFFER, PTR_TO_BTF_ID and untrusted PTR_TO_MEM branches). `off` is the
- * instruction's offset; the loaded value goes to `dst`.
+ * instruction's offset; the loaded value goes to `dst`. `lockHeld`: the path holds a
+ * bpf_spin_lock, which puts even a sleepable program in an RCU read section. `inCallback`: a
+ * callback frame is on the path (an async callback of a sleepable program is not sleepable).
  */
-export function btfPointerAccess(env: Env, regno: number, reg: Reg, off: number, size: number, write: boolean, dst: Reg | undefined): void {
+export function btfPointerAccess(env: Env, regno: number, reg: Reg, off: number, size: number, write: boolean, dst: Reg | undefined,
+  lockHeld = false, inCallback = false): void {
   const full = off + reg.off;
   if (reg.type === 'tp_buffer') {
     // kernel: check_tp_buffer_access: any constant offset; the tracepoint's size is checked at attach.
@@ -347,9 +350,13 @@ export function btfPointerAccess(env: Env, regno: number, reg: Reg, off: number,
     return;
   }
   // kernel: check_ptr_to_btf_access: the trust of the loaded pointer.
+  if (be.sleepable && inCallback && (isTrustedReg(reg) || (reg.btfFlags & BtfFlag.RCU) !== 0)) {
+    reject(env, `R${regno} loading a pointer through a trusted kernel pointer in a callback of a sleepable program: not modelled by this verifier`);
+  }
   let flag = access.flag;
   let maybeNull = false;
-  const inRcuCs = !be.sleepable;
+  // kernel: in_rcu_cs (bpf_rcu_read_lock is a kfunc, not modelled, so it is never held here).
+  const inRcuCs = lockHeld || !be.sleepable;
   if ((reg.btfFlags & BtfFlag.UNTRUSTED) !== 0) {
     flag = BtfFlag.UNTRUSTED;
   } else if (isTrustedReg(reg) || (reg.btfFlags & BtfFlag.RCU) !== 0) {

@@ -9,9 +9,12 @@ import { checkReadable } from './alu.js';
 import { BPF_MAX_VAR_SIZ, type Env, reject, subprogOf } from './env.js';
 import { type ArgType, BPF_FUNC_MAX_ID, MAP_TYPE_HELPERS, helperName, helperProto } from './helpers.js';
 import { checkMemRegion, helperMemAccess, typeName } from './mem.js';
+import type { GlobalSignature } from './global-func.js';
 import { sameMap } from './prune.js';
+import { BtfFlag, btfEnv, markBtfPointer } from './btf-ptr.js';
+import { isSockType } from './sock.js';
 import { type MapInfo, Reg, boundsSync, isNullScalar, markNotInit, markPointer, markUnknown } from './reg.js';
-import { BPF_REG_SIZE, Frame, MAX_BPF_STACK, STACK_SPILL, STACK_ZERO, type VerifierState } from './state.js';
+import { BPF_REG_SIZE, Frame, MAX_BPF_STACK, STACK_SPILL, STACK_ZERO, VerifierState } from './state.js';
 import { formatTnum, tnumIsConst } from './tnum.js';
 
 const MAX_CALL_FRAMES = 8;
@@ -33,11 +36,19 @@ const MEM_OK = new Set(['fp', 'pkt', 'pkt_meta', 'map_key', 'map_value', 'mem', 
 /** kernel: bpf_loop, bpf_for_each_map_elem: the helpers that call a callback synchronously. */
 export const CALLBACK_HELPERS: ReadonlySet<number> = new Set([164, 181]);
 const BPF_FUNC_LOOP = 181;
+const BPF_FUNC_MAP_LOOKUP_ELEM = 1;
 const BPF_FUNC_SPIN_LOCK = 93;
 const BPF_FUNC_SPIN_UNLOCK = 94;
 const BPF_FUNC_TIMER_INIT = 169;
 const BPF_FUNC_TIMER_SET_CALLBACK = 170;
 const BPF_FUNC_KPTR_XCHG = 194;
+
+/** kernel: is_acquire_function: bpf_sk_lookup_tcp, bpf_sk_lookup_udp, bpf_skc_lookup_tcp. */
+const SOCK_ACQUIRE: ReadonlySet<number> = new Set([84, 85, 99]);
+/** kernel: is_ptr_cast_function (the socket ones modelled): bpf_sk_fullsock, bpf_tcp_sock. */
+const SOCK_CAST: ReadonlySet<number> = new Set([95, 96]);
+/** kernel: sock_types, as compatible_reg_types prints them. */
+const SOCK_COMMON_TYPES = 'sock_common, sock, tcp_sock, xdp_sock';
 
 /** kernel: can_elide_value_nullness. */
 const canElideValueNullness = (type: number): boolean => type === MapType.ARRAY || type === MapType.PERCPU_ARRAY;
@@ -304,6 +315,22 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
         if (!tnumIsConst(reg.varOff)) reject(env, `R${regno} is not a known constant'`);
         allocSize = Number(reg.varOff.value);
         break;
+      case 'sock_common':
+        if (!isSockType(reg.type) || reg.maybeNull) reject(env, `R${regno} type=${typeName(reg)} expected=${SOCK_COMMON_TYPES}`);
+        break;
+      case 'btf_sock_common':
+      case 'sock_release':
+        // PTR_TO_BTF_ID of a sock_common is compatible too: such pointers are not modelled here.
+        if (!isSockType(reg.type) || reg.maybeNull) reject(env, `R${regno} type=${typeName(reg)} expected=${SOCK_COMMON_TYPES}, ptr_, trusted_ptr_`);
+        if (t === 'sock_release') {
+          if (reg.refObjId === 0) reject(env, `R${regno} must be referenced when passed to release function`);
+          releaseRef = reg.refObjId;
+        }
+        break;
+      case 'sock_or_null':
+        if (isNullScalar(reg)) break;
+        if (reg.type !== 'sock') reject(env, `R${regno} type=${typeName(reg)} expected=sock`);
+        break;
       case 'ringbuf_release':
         if (reg.type !== 'ringbuf_mem' || reg.maybeNull) reject(env, `R${regno} type=${typeName(reg)} expected=ringbuf_mem`);
         if (reg.refObjId === 0) reject(env, `R${regno} must be referenced when passed to release function`);
@@ -330,7 +357,7 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
   }
 
   if (releaseRef !== 0) {
-    if (!state.refs.some((r) => r.id === releaseRef)) reject(env, `R1 must be referenced when passed to release function`);
+    if (!state.refs.some((r) => r.id === releaseRef)) reject(env, `func ${helperName(id)}#${id} reference has not been acquired before`);
     state.refs = state.refs.filter((r) => r.id !== releaseRef);
     state.forEachReg((r) => { if (r.refObjId === releaseRef) markUnknown(r); });
   }
@@ -425,11 +452,46 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
         markPointer(r0, 'map_value');
         r0.map = map;
         // kernel 6.13+: a lookup in an array with a constant key in range cannot fail.
-        const elide = canElideValueNullness(map.type) && constMapKey >= 0n && constMapKey < BigInt(map.maxEntries);
+        const elide = id === BPF_FUNC_MAP_LOOKUP_ELEM && canElideValueNullness(map.type) && constMapKey >= 0n && constMapKey < BigInt(map.maxEntries);
         r0.maybeNull = !elide;
         // A nullable pointer gets an id for its NULL check; a value holding a spin lock keeps one (the lock's identity).
         if (!elide || map.spinLockOff !== undefined) r0.id = ++env.idGen;
+        if (id === BPF_FUNC_MAP_LOOKUP_ELEM && (map.type === MapType.SOCKMAP || map.type === MapType.SOCKHASH)) {
+          // kernel: is_acquire_function: the socket found holds a reference (a sock once NULL-checked, see markPtrOrNull).
+          const ref = ++env.idGen;
+          r0.id = ref;
+          r0.refObjId = ref;
+          state.refs = [...state.refs, { id: ref, insn: env.insnIdx }];
+        }
       }
+      break;
+    }
+    case 'sock_or_null':
+    case 'sock_common_or_null':
+    case 'tcp_sock_or_null': {
+      markPointer(r0, proto.ret === 'sock_or_null' ? 'sock' : proto.ret === 'sock_common_or_null' ? 'sock_common' : 'tcp_sock');
+      r0.maybeNull = true;
+      r0.id = ++env.idGen;
+      if (SOCK_ACQUIRE.has(id)) {
+        // kernel: is_acquire_function: a new reference, its id shared by the NULL check.
+        const ref = ++env.idGen;
+        r0.id = ref;
+        r0.refObjId = ref;
+        state.refs = [...state.refs, { id: ref, insn: env.insnIdx }];
+      } else if (SOCK_CAST.has(id)) {
+        // kernel: is_ptr_cast_function: the result holds the argument's reference.
+        r0.refObjId = refArgs;
+      }
+      break;
+    }
+    case 'btf_id_trusted_task': {
+      // Tracing (btf-ptr.ts): a trusted, non-NULL task_struct pointer; the helper is gpl_only.
+      const be = btfEnv(env);
+      if (be === undefined) reject(env, `${helperName(id)} returns a kernel BTF pointer: not modelled without the kernel BTF`);
+      if (!be.gplCompatible) reject(env, 'cannot call GPL-restricted function from non-GPL compatible program');
+      const task = be.btf.findByName('task_struct', 'struct')[0];
+      if (task === undefined) reject(env, 'kernel BTF has no struct task_struct');
+      markBtfPointer(env, r0, task, BtfFlag.TRUSTED, false);
       break;
     }
     case 'ringbuf_mem_or_null': {
@@ -448,6 +510,69 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
   if (proto.changesPktData) {
     state.forEachReg((r) => { if (r.isPkt || r.type === 'pkt_end') markUnknown(r); });
   }
+}
+
+/**
+ * kernel: check_func_call for a global function: the arguments are checked against its BTF
+ * signature (btf_check_func_arg_match), the function itself is verified on its own later
+ * (`markCalled`), and the call returns an unknown scalar in R0.
+ */
+export function callGlobal(env: Env, state: VerifierState, sub: number, name: string, sig: GlobalSignature, changesPktData: boolean): void {
+  const invalid = (): never => reject(env, `Caller passes invalid args into func#${sub} ('${name}')`);
+  if (sig.globalError !== undefined || sig.params === undefined) invalid();
+  const regs = state.cur.regs;
+  sig.params!.forEach((param, i) => {
+    const regno = i + 1;
+    const reg = regs[regno]!;
+    switch (param.kind) {
+      case 'scalar':
+        if (reg.type !== 'scalar') invalid();
+        break;
+      case 'ctx':
+        if (reg.type === 'ctx') checkPtrOffZero(env, reg, regno, 'ctx');
+        else invalid();
+        break;
+      case 'mem': {
+        // kernel: check_mem_reg: NULL passes; otherwise the memory must be readable and writable (a maybe-NULL pointer checked as if not NULL).
+        if (isNullScalar(reg)) break;
+        if (!MEM_OK.has(reg.type)) invalid();
+        const nullable = reg.maybeNull;
+        reg.maybeNull = false;
+        try {
+          helperMemAccess(env, state, regno, param.size, false, true, true);
+          helperMemAccess(env, state, regno, param.size, true, true, true);
+        } finally {
+          reg.maybeNull = nullable;
+        }
+        break;
+      }
+    }
+  });
+  // kernel: the global function's changes_pkt_data invalidates the caller's packet pointers.
+  if (changesPktData) state.forEachReg((r) => { if (r.isPkt || r.type === 'pkt_end') markUnknown(r); });
+  for (let r = 1; r <= 5; r++) markNotInit(regs[r]!);
+  markUnknown(regs[0]!);
+}
+
+/** kernel: do_check_common for a global subprogram: its frame with the arguments its BTF signature gives. */
+export function globalEntryState(env: Env, sub: number, sig: GlobalSignature): VerifierState {
+  const frame = new Frame(0, sub, -1);
+  (sig.params ?? []).forEach((param, i) => {
+    const reg = frame.regs[i + 1]!;
+    switch (param.kind) {
+      case 'scalar': markUnknown(reg); break;
+      case 'ctx': markPointer(reg, 'ctx'); break;
+      case 'mem':
+        markPointer(reg, 'mem');
+        reg.memSize = param.size;
+        reg.maybeNull = true;
+        reg.id = ++env.idGen;
+        break;
+    }
+  });
+  const state = new VerifierState([frame]);
+  state.insnIdx = env.subprogs[sub]!;
+  return state;
 }
 
 /** kernel: check_func_call: enter the subprogram at `target`. */

@@ -45,9 +45,20 @@ export type ArgType =
   /** The `struct bpf_spin_lock` of a map value, at its constant offset (ARG_PTR_TO_SPIN_LOCK). */
   | 'spin_lock'
   /** The `struct bpf_timer` of a map value, at its constant offset (ARG_PTR_TO_TIMER). */
-  | 'timer';
+  | 'timer'
+  /** A socket of any kind: sock_common, sock, tcp_sock (ARG_PTR_TO_SOCK_COMMON). */
+  | 'sock_common'
+  /** The same, or a BTF sock_common pointer (ARG_PTR_TO_BTF_ID_SOCK_COMMON). */
+  | 'btf_sock_common'
+  /** A referenced socket to release (ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE). */
+  | 'sock_release'
+  /** A full socket, or NULL (ARG_PTR_TO_SOCKET | PTR_MAYBE_NULL). */
+  | 'sock_or_null';
 
-export type RetType = 'integer' | 'void' | 'map_value_or_null' | 'ringbuf_mem_or_null';
+export type RetType = 'integer' | 'void' | 'map_value_or_null' | 'ringbuf_mem_or_null'
+  | 'sock_or_null' | 'sock_common_or_null' | 'tcp_sock_or_null'
+  /** RET_PTR_TO_BTF_ID_TRUSTED to struct task_struct (btf-ptr.ts); the helper is GPL-only. */
+  | 'btf_id_trusted_task';
 
 export interface HelperProto {
   readonly args: readonly ArgType[];
@@ -117,7 +128,8 @@ const pkt = true;
 
 /** Prototypes by helper id. */
 export const HELPER_PROTOS: ReadonlyMap<number, HelperProto> = new Map<number, HelperProto>([
-  [1, { args: ['map_ptr', 'map_key'], ret: 'map_value_or_null', pktAccess: true, mapTypes: [...MAP_OPS, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS] }],
+  [1, { args: ['map_ptr', 'map_key'], ret: 'map_value_or_null', pktAccess: true,
+    mapTypes: [...MAP_OPS, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.SOCKMAP, MapType.SOCKHASH] }],
   [2, { args: ['map_ptr', 'map_key', 'map_value', 'anything'], ret: INT, pktAccess: true, mapTypes: MAP_OPS }],
   [3, { args: ['map_ptr', 'map_key'], ret: INT, pktAccess: true, mapTypes: MAP_OPS }],
   [4, { args: ['uninit_mem', 'size_or_zero', 'anything'], ret: INT }],
@@ -165,6 +177,8 @@ export const HELPER_PROTOS: ReadonlyMap<number, HelperProto> = new Map<number, H
   [125, { args: [], ret: INT }],
   [130, { args: ['map_ptr', 'mem', 'size_or_zero', 'anything'], ret: INT, mapTypes: [MapType.RINGBUF] }],
   [131, { args: ['map_ptr', 'alloc_size_or_zero', 'anything'], ret: 'ringbuf_mem_or_null', mapTypes: [MapType.RINGBUF] }],
+  // bpf_get_current_task_btf (tracing, btf-ptr.ts)
+  [158, { args: [], ret: 'btf_id_trusted_task' }],
   [132, { args: ['ringbuf_release', 'anything'], ret: 'void' }],
   [133, { args: ['ringbuf_release', 'anything'], ret: 'void' }],
   [134, { args: ['map_ptr', 'anything'], ret: INT, mapTypes: [MapType.RINGBUF] }],
@@ -209,7 +223,21 @@ export const HELPER_PROTOS: ReadonlyMap<number, HelperProto> = new Map<number, H
   [170, { args: ['timer', 'func'], ret: INT }],
   [171, { args: ['timer', 'anything', 'anything'], ret: INT }],
   [172, { args: ['timer'], ret: INT }],
+  // net/core/filter.c: socket lookups (acquire a reference), release, casts, sk_assign, syncookies.
+  [84, { args: ['ctx', 'mem', 'size', 'anything', 'anything'], ret: 'sock_or_null', pktAccess: true }],
+  [85, { args: ['ctx', 'mem', 'size', 'anything', 'anything'], ret: 'sock_or_null', pktAccess: true }],
+  [99, { args: ['ctx', 'mem', 'size', 'anything', 'anything'], ret: 'sock_common_or_null', pktAccess: true }],
+  [86, { args: ['sock_release'], ret: INT }],
+  [95, { args: ['sock_common'], ret: 'sock_or_null' }],
+  [96, { args: ['sock_common'], ret: 'tcp_sock_or_null' }],
+  [98, { args: ['sock_common'], ret: 'sock_or_null' }],
+  [97, { args: ['ctx'], ret: INT }],
+  [100, { args: ['btf_sock_common', 'mem', 'size', 'mem', 'size'], ret: INT, pktAccess: true }],
+  [124, { args: ['ctx', 'btf_sock_common', 'anything'], ret: INT }],
 ]);
+
+/** kernel: bpf_sk_lookup_assign_proto: sk_lookup programs' bpf_sk_assign takes a full socket or NULL. */
+const SK_LOOKUP_ASSIGN: HelperProto = { args: ['ctx', 'sock_or_null', 'anything'], ret: INT };
 
 /**
  * Map types that only some helpers accept (the map-side half of check_map_func_compatibility):
@@ -238,26 +266,26 @@ const BASE_ALL = [1, 2, 3, 87, 88, 89, 195, 7, 8, 42, 12, 5, 125, 208, 130, 131,
 // - CAP_BPF: jiffies64, for_each_map_elem, loop, the current cgroup ids, spin lock/unlock, the timers;
 const BASE_BPF = [118, 164, 181, 80, 123, 93, 94, 169, 170, 171, 172];
 // - CAP_PERFMON: trace_printk, current task, current comm, probe_read_{user,kernel}{,_str}, snprintf, trace_vprintk.
-const BASE_PERFMON = [6, 35, 16, 112, 113, 114, 115, 165, 177];
+const BASE_PERFMON = [6, 35, 16, 112, 113, 114, 115, 165, 177, 158];
 const BASE = [...BASE_ALL, ...BASE_BPF, ...BASE_PERFMON];
 // kernel: bpf_sk_base_func_proto: the base plus ktime_get_coarse_ns (and skc_to_* casts, not modelled).
 const SK_BASE = [...BASE, 160];
 const SK_FILTER = [...SK_BASE, 25, 26, 46, 47, 68];
-const TC = [...SK_BASE, 9, 10, 11, 13, 17, 18, 19, 23, 25, 26, 28, 34, 39, 46, 47, 68];
-const XDP = [...SK_BASE, 23, 25, 28, 44, 51, 54, 65];
-const CGROUP_SKB = [...SK_BASE, 25, 26, 46, 47, 68];
-const SK_SKB = [...SK_BASE, 9, 25, 26, 39, 46, 47, 52, 72];
+const TC = [...SK_BASE, 9, 10, 11, 13, 17, 18, 19, 23, 25, 26, 28, 34, 39, 46, 47, 68, 84, 85, 86, 95, 96, 97, 98, 99, 100, 124];
+const XDP = [...SK_BASE, 23, 25, 28, 44, 51, 54, 65, 84, 85, 86, 99, 100];
+const CGROUP_SKB = [...SK_BASE, 25, 26, 46, 47, 68, 84, 85, 86, 95, 96, 97, 98, 99];
+const SK_SKB = [...SK_BASE, 9, 25, 26, 39, 46, 47, 52, 72, 84, 85, 86, 99];
 // kernel: sock_addr_func_proto, sock_filter_func_proto, sk_msg_func_proto, sk_lookup_func_proto (the subset modelled).
-const SOCK_ADDR = [...SK_BASE, 14, 15, 46, 122];
+const SOCK_ADDR = [...SK_BASE, 14, 15, 46, 122, 84, 85, 86, 99];
 const CGROUP_SOCK = [...BASE, 14, 15, 46, 122];
 const SK_MSG = [...SK_BASE, 14, 15, 60, 61, 62, 63, 71, 90, 91];
-const SK_LOOKUP = [...SK_BASE];
+const SK_LOOKUP = [...SK_BASE, 86, 124];
 const TRACING = [...BASE, 4, 14, 15, 16, 22, 25, 27, 45, 67, 80];
 // kernel: lwt_out_func_proto (LWT_IN adds lwt_push_encap, not modelled), lwt_xmit_func_proto.
 const LWT_OUT = [...SK_BASE, 24, 25, 26, 28, 34, 39];
 const LWT_XMIT = [...LWT_OUT, 9, 10, 11, 13, 23];
 // kernel: sock_ops_func_proto: get_socket_cookie and get_netns_cookie take the context here.
-const SOCK_OPS = [...SK_BASE, 25, 46, 53, 59, 70, 122];
+const SOCK_OPS = [...SK_BASE, 25, 46, 53, 59, 70, 122, 96];
 // kernel: sk_reuseport_func_proto (bpf_base_func_proto underneath, not the sk one): its skb_load_bytes takes the context.
 const SK_REUSEPORT = [...BASE, 26, 160];
 // kernel: flow_dissector_func_proto: skb_load_bytes on the context.
@@ -266,7 +294,7 @@ const FLOW_DISSECTOR = [...SK_BASE, 26];
 // get_retval/set_retval, see RETVAL_ATTACH); bpf_nf_func_proto is the base alone.
 const CGROUP_DEVICE = [...BASE, 25, 186, 187];
 const CGROUP_SYSCTL = [...BASE, 25, 160, 186, 187];
-const CGROUP_SOCKOPT = [...BASE, 25, 122, 186, 187];
+const CGROUP_SOCKOPT = [...BASE, 25, 122, 186, 187, 96];
 const NETFILTER = [...BASE];
 
 const ALLOWED: ReadonlyMap<number, ReadonlySet<number>> = new Map([
@@ -310,5 +338,6 @@ const NO_RETVAL_ATTACH: ReadonlySet<number> = new Set([AttachType.CGROUP_INET_IN
 export function helperProto(progType: number, id: number, attachType = 0): HelperProto | undefined {
   if (ALLOWED.get(progType)?.has(id) !== true) return undefined;
   if ((id === 186 || id === 187) && NO_RETVAL_ATTACH.has(attachType)) return undefined;
+  if (id === 124 && progType === ProgramType.SK_LOOKUP) return SK_LOOKUP_ASSIGN;
   return HELPER_PROTOS.get(id);
 }

@@ -7,3 +7,5 @@ export * from './log.js';
 export * from './verifier.js';
 export * from './cases.js';
 export * from './explain.js';
+export { type ExceptionCallback, ExceptionCallbackError, findExceptionCallback } from './exception.js';
+export { licenseIsGplCompatible } from './ctx-tracing.js';

@@ -370,7 +370,7 @@ export function memAccess(env: Env, state: VerifierState, regno: number, off: nu
     }
     case 'btf_id': case 'tp_buffer':
       // Tracing (btf-ptr.ts): PTR_TO_BTF_ID, untrusted PTR_TO_MEM and PTR_TO_TP_BUFFER.
-      btfPointerAccess(env, regno, reg, off, size, write, dst);
+      btfPointerAccess(env, regno, reg, off, size, write, dst, state.activeLock !== undefined, state.frames.some((f) => f.callback));
       break;
     case 'sock': case 'sock_common': case 'tcp_sock': {
       // kernel: check_mem_access for type_is_sk_pointer, then check_sock_access.

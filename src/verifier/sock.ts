@@ -43,6 +43,9 @@ export function tcpSockAccessOk(off: number, size: number): boolean {
   if (off < 0 || off >= TCP_SOCK.end) return false;
   if (off % size !== 0) return false;
   if (off === TCP_SOCK.bytesReceived || off === TCP_SOCK.bytesAcked) return size === 8;
+  // The upper halves of the u64 fields pass bpf_tcp_sock_is_valid_access, then the kernel's
+  // bpf_tcp_sock_convert_ctx_access has no conversion for them: the load is refused.
+  if (off === TCP_SOCK.bytesReceived + 4 || off === TCP_SOCK.bytesAcked + 4) return false;
   return size === 4;
 }
 

@@ -7,7 +7,9 @@ import { decodeRawProgram, type Instruction, type RawInstruction } from '../isa/
 import { ProgramType } from '../object/uapi-types.js';
 import { checkAlu, checkEndian, checkReadable, checkWritable } from './alu.js';
 import { branchTaken, markPtrOrNull, matchPktPointers, setMinMax, syncLinked } from './branch.js';
-import { CALLBACK_HELPERS, checkHelperCall, enterSubprog, exitSubprog } from './call.js';
+import { CALLBACK_HELPERS, callGlobal, checkHelperCall, enterSubprog, exitSubprog, globalEntryState } from './call.js';
+import type { GlobalSignature } from './global-func.js';
+import { HELPER_PROTOS } from './helpers.js';
 import { checkControlFlow, jumpTarget } from './cfg.js';
 import { effectiveAttachType, mayAccessSkb, returnRange } from './ctx.js';
 import { type Env, VerifierReject, reject, subprogOf } from './env.js';
@@ -52,6 +54,14 @@ export interface FuncInfo {
   readonly linkage: number;
   /** The return type is an integer of at most 8 bytes or an enum (kernel: scalar_return). */
   readonly scalarReturn: boolean;
+  /** The function's name (for the log). */
+  readonly name?: string;
+  /**
+   * A global function's arguments as its BTF types them (`describeGlobalFunc` in global-func.ts),
+   * or why calls to it are refused; a global function without either is refused when called.
+   */
+  readonly params?: GlobalSignature['params'];
+  readonly globalError?: string;
 }
 
 export interface VerifyOptions {
@@ -252,6 +262,7 @@ export function verify(program: readonly Instruction[] | readonly RawInstruction
     }
     run.prepare();
     run.check();
+    run.checkGlobalSubprogs(); // global-func.ts: each global function called, verified on its own
     if (run.exceptionInsn !== undefined) {
       run.entry = run.exceptionInsn;
       run.check();
@@ -310,6 +321,10 @@ class Run {
   readonly ptrTypes = new Map<number, string>();
   /** The loader's BTF func_info (VerifyOptions.funcInfo). */
   funcInfo: readonly FuncInfo[] | undefined;
+  /** Global functions (global-func.ts): called on a verified path, verified on their own, and the one being verified. */
+  readonly globalCalled = new Set<number>();
+  readonly globalVerified = new Set<number>();
+  globalEntry: number | undefined;
   /** Exceptions (exception.ts): the kernel BTF kfunc calls name, the callback's first slot, and where check() starts. */
   kernelBtf: Btf | undefined;
   exceptionInsn: number | undefined;
@@ -434,7 +449,45 @@ class Run {
     });
   }
 
+  /**
+   * kernel: do_check_subprogs: every global function a verified path called is verified on its
+   * own, once; those it calls in turn are verified after it.
+   */
+  checkGlobalSubprogs(): void {
+    for (;;) {
+      const next = [...this.globalCalled].sort((a, b) => a - b).find((sub) => !this.globalVerified.has(sub));
+      if (next === undefined) break;
+      this.globalVerified.add(next);
+      this.explored.clear();
+      this.globalEntry = next;
+      try {
+        this.check();
+      } finally {
+        this.globalEntry = undefined;
+      }
+    }
+  }
+
+  /**
+   * Whether a call of subprogram `sub` may change packet data: a helper that does, or a tail
+   * call, in it or in what it calls (kernel: subprog_info.changes_pkt_data).
+   */
+  changesPktData(sub: number): boolean {
+    const env = this.env;
+    const seen = new Set<number>();
+    const visit = (s: number): boolean => {
+      if (seen.has(s)) return false;
+      seen.add(s);
+      const own = env.slots.some((insn, i) => insn?.kind === 'call' && insn.target === 'helper' && subprogOf(env, i) === s
+        && HELPER_PROTOS.get(insn.imm)?.changesPktData === true);
+      return own || [...(env.calls[s] ?? [])].some(visit);
+    };
+    return visit(sub);
+  }
+
   initialState(): VerifierState {
+    // Global functions (global-func.ts): verified from their own entry with BTF-typed arguments.
+    if (this.globalEntry !== undefined) return globalEntryState(this.env, this.globalEntry, this.funcInfo?.[this.globalEntry] ?? {});
     if (this.entry !== 0) {
       // Exceptions (exception.ts): the exception callback's frame; R1 is the cookie (kernel: do_check_common).
       const frame = new Frame(0, subprogOf(this.env, this.entry), -1);
@@ -556,7 +609,7 @@ class Run {
             doPrint = true;
             scratched = undefined;
             insnLine = -1;
-          } else if (insn.kind === 'call' && insn.target === 'local') {
+          } else if (insn.kind === 'call' && insn.target === 'local' && state.frames.length > callee.frameno + 1) {
             // kernel: check_func_call prints both frames; the callee then starts with everything scratched.
             if (env.logLevel > 0) {
               env.log('caller:');
@@ -764,8 +817,16 @@ class Run {
       case 'call':
         if (insn.target === 'local') {
           const callee = subprogOf(env, idx + insn.imm + 1);
-          if (state.activeLock !== undefined && this.funcInfo !== undefined && this.funcInfo[callee]?.linkage === 1) {
-            reject(env, 'global function calls are not allowed while holding a lock,\nuse static function instead');
+          const info = this.funcInfo?.[callee];
+          if (info?.linkage === 1) {
+            // kernel: check_func_call for a global function (global-func.ts).
+            if (state.activeLock !== undefined) reject(env, 'global function calls are not allowed while holding a lock,\nuse static function instead');
+            if (state.frames.length >= 8) reject(env, `the call stack of ${state.frames.length + 1} frames is too deep`);
+            env.calls[subprogOf(env, idx)]!.add(callee);
+            callGlobal(env, state, callee, info.name ?? `func#${callee}`, info, this.changesPktData(callee));
+            env.log(`Func#${callee} ('${info.name ?? ''}') is global and assumed valid.`);
+            this.globalCalled.add(callee);
+            return idx + 1;
           }
           const target = enterSubprog(env, state, insn, idx);
           return target;
@@ -916,6 +977,11 @@ class Run {
       if (r0.smin < 0n || r0.smax > 0n || r0.umax > 0n) {
         reject(env, `At async callback return the register R0 has ${formatReg(r0)} should have been in [0, 0]`);
       }
+      return undefined;
+    }
+    if (this.globalEntry !== undefined) {
+      // kernel: check_return_code for a global subprogram verified on its own: any scalar.
+      if (r0.type !== 'scalar') reject(env, `At subprogram exit the register R0 is not a scalar value (${typeName(r0)})`);
       return undefined;
     }
     const range = returnRange(env.progType, env.attachType);

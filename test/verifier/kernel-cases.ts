@@ -77,6 +77,9 @@ const MAP_SPECS: Readonly<Record<string, { type: number; keySize: number; valueS
   A8: { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 0x10000, info: {} },
   PA: { type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: 4, info: {} },
   H: { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 4, info: {} },
+  SM: { type: MapType.SOCKMAP, keySize: 4, valueSize: 4, maxEntries: 4, info: {} },
+  SH: { type: MapType.SOCKHASH, keySize: 4, valueSize: 4, maxEntries: 4, info: {} },
+  PROG: { type: MapType.PROG_ARRAY, keySize: 4, valueSize: 4, maxEntries: 4, info: {} },
 };
 
 const MAP_MAGIC = 0x7ee00000;
