@@ -10,12 +10,13 @@ import { loadObjectSpec } from '../object/load.js';
 import type { MapSpec } from '../object/spec.js';
 import { ProgramType, programTypeName } from '../object/uapi-types.js';
 import {
-  type Explanation, type MapInfo, type VerifierCase, type VerifierStep, type VerifyResult, applyFixups, caseNotRunnable, caseProgFlags,
+  type Explanation, type MapInfo, type VerifierCase, type VerifierStep, type VerifyResult, applyFixups, licenseIsGplCompatible, caseNotRunnable, caseProgFlags,
   explainRejection, formatExplanation, parseVerifierCases, syntheticMapFds, verify,
 } from '../verifier/index.js';
 import { type Command, UsageError } from './command.js';
 import { isElf, loadProgramFile } from './program-file.js';
 import { type ComparisonSummary, compareWithKernel, probeTestingFlags } from './verify-kernel.js';
+import { compareUnprivileged } from './verify-unpriv.js';
 
 const USAGE = `Usage: ebpf verify OBJ|FILE.bin|FILE.s [--prog NAME] [--type TYPE] [--log-level 1|2] [--explain] [-j]
        ebpf verify --cases FILE.json [--compare-kernel] [-j]
@@ -95,19 +96,22 @@ function formatResult(result: VerifyResult, json: boolean, what: string, explana
 
 /** Our verifier on a case, with the maps described by `mapOf`. */
 export function verifyCase(c: VerifierCase, insns: readonly RawInstruction[], mapOf: (fd: number) => MapInfo | undefined,
-  testingFlags: number, logLevel: 0 | 1 | 2 = 0): VerifyResult {
+  testingFlags: number, logLevel: 0 | 1 | 2 = 0, privileged = true): VerifyResult {
   return verify(insns, {
     progType: c.progType, expectedAttachType: c.expectedAttachType, flags: caseProgFlags(c.flags, testingFlags), maps: mapOf, logLevel,
+    ...(privileged ? {} : { privileged: false }),
   });
 }
 
 export interface FileReport {
   readonly file: string;
   readonly summary: ComparisonSummary;
+  /** The cases test_verifier also runs without privileges, compared with an unprivileged loader (verify-unpriv.ts). */
+  readonly unprivileged?: ComparisonSummary;
 }
 
 /** The report of scripts/verifier-report.js: each file compared with the running kernel. */
-export function reportOnFiles(files: readonly string[]): FileReport[] {
+export function reportOnFiles(files: readonly string[], options: { unprivileged?: boolean } = {}): FileReport[] {
   const testing = probeTestingFlags();
   return files.map((file) => {
     const cases = parseVerifierCases(JSON.parse(readFileSync(file, 'utf8')));
@@ -115,15 +119,24 @@ export function reportOnFiles(files: readonly string[]): FileReport[] {
       const r = verifyCase(c, insns, maps.mapOf, testing);
       return { verdict: r.verdict, processed: r.processed, ...(r.error ? { insn: r.error.insn, message: r.error.message } : {}) };
     }, caseNotRunnable);
-    return { file, summary };
+    if (!options.unprivileged) return { file, summary };
+    const unprivileged = compareUnprivileged(cases, (c, insns, mapOf) => {
+      const r = verifyCase(c, insns, mapOf, testing, 0, false);
+      return { verdict: r.verdict, processed: r.processed, ...(r.error ? { insn: r.error.insn, message: r.error.message } : {}) };
+    }, caseNotRunnable);
+    return { file, summary, unprivileged };
   });
 }
 
 /** Human-readable text of reports: totals, then every disagreement. */
 export function formatReport(reports: readonly FileReport[]): string {
   const out: string[] = [];
-  for (const { file, summary: s } of reports) {
-    out.push(`${file.split('/').pop()}: ${s.total} cases, ${s.compared} compared with the kernel, ${s.skipped} skipped`);
+  const runs = reports.flatMap(({ file, summary, unprivileged }) => [
+    { file: file.split('/').pop()!, summary },
+    ...(unprivileged !== undefined ? [{ file: `${file.split('/').pop()!} unprivileged`, summary: unprivileged }] : []),
+  ]);
+  for (const { file, summary: s } of runs) {
+    out.push(`${file}: ${s.total} cases, ${s.compared} compared with the kernel, ${s.skipped} skipped`);
     out.push(`  agreement ${s.agreement.toFixed(1)}% (${s.agree}/${s.compared}); false accepts ${s.falseAccepts}; false rejects ${s.falseRejects}`);
     for (const c of s.cases) {
       if (c.status !== 'false-accept' && c.status !== 'false-reject') continue;
@@ -190,6 +203,8 @@ export const verifyCommand: Command = {
     let program: readonly Instruction[];
     let progType = parseType(values.type);
     let attachType = 0;
+    /** An object's license decides GPL-only helpers; assembly and raw files are taken as GPL. */
+    let gplCompatible = true;
     let mapOf: (fd: number) => MapInfo | undefined = () => undefined;
     let what = file;
     if (isElf(bytes)) {
@@ -198,6 +213,7 @@ export const verifyCommand: Command = {
       if (prog === undefined) throw new UsageError(values.prog === undefined ? 'the object has no program' : `no program '${values.prog}'`);
       progType ??= prog.type;
       attachType = prog.expectedAttachType;
+      gplCompatible = licenseIsGplCompatible(prog.license);
       const maps = elfMaps(spec.maps);
       mapOf = maps.mapOf;
       const insns = [...prog.instructions];
@@ -215,7 +231,7 @@ export const verifyCommand: Command = {
     // -j with --log-level 2: the structured log too, a step per processed instruction.
     const steps: VerifierStep[] = [];
     const result = verify(program, {
-      progType: progType ?? ProgramType.SOCKET_FILTER, expectedAttachType: attachType, maps: mapOf, logLevel: logLevel as 0 | 1 | 2,
+      progType: progType ?? ProgramType.SOCKET_FILTER, expectedAttachType: attachType, maps: mapOf, logLevel: logLevel as 0 | 1 | 2, gplCompatible,
       ...(json && logLevel === 2 ? { onStep: (step: VerifierStep) => steps.push(step) } : {}),
     });
     // JSON always carries the explanation of a rejection; text only with --explain.

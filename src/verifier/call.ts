@@ -6,8 +6,8 @@
 import type { CallInstruction } from '../isa/index.js';
 import { MapFlag, MapType, ProgramType } from '../object/uapi-types.js';
 import { checkReadable } from './alu.js';
-import { BPF_MAX_VAR_SIZ, type Env, reject, subprogOf } from './env.js';
-import { type ArgType, BPF_FUNC_MAX_ID, MAP_TYPE_HELPERS, helperName, helperProto } from './helpers.js';
+import { BPF_MAX_VAR_SIZ, type Env, VerifierReject, reject, subprogOf } from './env.js';
+import { type ArgType, BPF_FUNC_MAX_ID, MAP_TYPE_HELPERS, helperIsGplOnly, helperName, helperProto } from './helpers.js';
 import { checkMemRegion, helperMemAccess, typeName } from './mem.js';
 import type { GlobalSignature } from './global-func.js';
 import { sameMap } from './prune.js';
@@ -210,6 +210,7 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
   if (id < 0 || id >= BPF_FUNC_MAX_ID) reject(env, `invalid func ${helperName(id)}#${id}`);
   const proto = helperProto(env.progType, id, env.attachType);
   if (proto === undefined) reject(env, `program of this type cannot use helper ${helperName(id)}#${id}`);
+  if (!env.gplCompatible && helperIsGplOnly(env.progType, id)) reject(env, 'cannot call GPL-restricted function from non-GPL compatible program');
   const regs = state.cur.regs;
   let map: MapInfo | undefined;
   let allocSize = 0;
@@ -529,8 +530,7 @@ export function callGlobal(env: Env, state: VerifierState, sub: number, name: st
         if (reg.type !== 'scalar') invalid();
         break;
       case 'ctx':
-        if (reg.type === 'ctx') checkPtrOffZero(env, reg, regno, 'ctx');
-        else invalid();
+        if (reg.type !== 'ctx' || reg.off !== 0 || !tnumIsConst(reg.varOff) || reg.varOff.value !== 0n) invalid();
         break;
       case 'mem': {
         // kernel: check_mem_reg: NULL passes; otherwise the memory must be readable and writable (a maybe-NULL pointer checked as if not NULL).
@@ -541,6 +541,9 @@ export function callGlobal(env: Env, state: VerifierState, sub: number, name: st
         try {
           helperMemAccess(env, state, regno, param.size, false, true, true);
           helperMemAccess(env, state, regno, param.size, true, true, true);
+        } catch (err) {
+          if (err instanceof VerifierReject) invalid();
+          throw err;
         } finally {
           reg.maybeNull = nullable;
         }

@@ -27,6 +27,13 @@ export interface Env {
   readonly strictAlignment: boolean;
   /** BPF_F_TEST_REG_INVARIANTS: contradictory bounds are an error rather than a reset. */
   readonly testRegInvariants: boolean;
+  /**
+   * The loader has CAP_BPF/CAP_PERFMON (kernel: env->bpf_capable, allow_ptr_leaks,
+   * bypass_spec_v1/v4, allow_uninit_stack all true). False: the unprivileged rules of unpriv.ts.
+   */
+  readonly privileged: boolean;
+  /** The program's license is GPL-compatible (kernel: prog->gpl_compatible): GPL-only helpers are allowed. */
+  readonly gplCompatible: boolean;
   /** Instructions by slot index; the second slot of an lddw is undefined. */
   readonly slots: readonly (Instruction | undefined)[];
   /** Map descriptions by the fd (imm) an lddw names. */

@@ -60,6 +60,24 @@ export type RetType = 'integer' | 'void' | 'map_value_or_null' | 'ringbuf_mem_or
   /** RET_PTR_TO_BTF_ID_TRUSTED to struct task_struct (btf-ptr.ts); the helper is GPL-only. */
   | 'btf_id_trusted_task';
 
+/**
+ * Helpers with `gpl_only` set (include/linux/bpf.h bpf_func_proto): a program whose license is
+ * not GPL-compatible may not call them ("cannot call GPL-restricted function from non-GPL
+ * compatible program"). Read off this machine's 6.18 kernel by loading `call N` with a
+ * proprietary license for every helper id and program type: the set is the same for every
+ * type that has the helper, but for bpf_get_stackid in perf_event programs (its _pe variant).
+ */
+export const GPL_ONLY_HELPERS: ReadonlySet<number> = new Set([
+  4, 6, 22, 25, 27, 35, 45, 55, 56, 67, 69, 100, 110, 112, 113, 114, 115, 119, 158, 163, 165, 169, 170, 171, 172, 173, 175,
+  176, 177, 191, 204, 205, 206, 207,
+]);
+
+/** Whether helper `id` is GPL-only in programs of `progType`. */
+export function helperIsGplOnly(progType: number, id: number): boolean {
+  if (id === 27 && progType === ProgramType.PERF_EVENT) return false;
+  return GPL_ONLY_HELPERS.has(id);
+}
+
 export interface HelperProto {
   readonly args: readonly ArgType[];
   readonly ret: RetType;

@@ -95,7 +95,11 @@ export interface VerifyOptions {
   attachBtfId?: number;
   /** Instead of `attachBtfId`: the target as libbpf's section names it (`sched_switch` for tp_btf, `task` for iter). */
   attachTarget?: string;
-  /** The license is GPL-compatible (kernel: license_is_gpl_compatible); needed to read kernel structs. Default false. */
+  /**
+   * The license is GPL-compatible (kernel: license_is_gpl_compatible, see `licenseIsGplCompatible`):
+   * needed for GPL-only helpers and to read kernel structs. Default true, as test_verifier's
+   * programs are "GPL"; pass the object's license (`licenseIsGplCompatible(prog.license)`).
+   */
   gplCompatible?: boolean;
   /**
    * The exception callback the program's BTF names (`findExceptionCallback` in exception.ts):
@@ -108,6 +112,13 @@ export interface VerifyOptions {
    * tail calls or LD_ABS must return a scalar. Without it the kernel's no-BTF rules apply.
    */
   funcInfo?: readonly FuncInfo[];
+  /**
+   * The loader's privileges. true (the default): root, or CAP_BPF + CAP_PERFMON. false: a loader
+   * without capabilities (kernel.unprivileged_bpf_disabled = 0): only socket filters and
+   * cgroup_skb programs, no pointer leaks, no loops, no bpf-to-bpf calls, pointer arithmetic
+   * that Spectre masking can bound (unpriv.ts).
+   */
+  privileged?: boolean;
 }
 
 /** One entry of the structured log ({@link VerifyOptions.onStep}). */
@@ -213,6 +224,8 @@ export function verify(program: readonly Instruction[] | readonly RawInstruction
     attachType: effectiveAttachType(progType, options.expectedAttachType ?? 0) ?? -1,
     strictAlignment: ((options.flags ?? 0) & BPF_F_STRICT_ALIGNMENT) !== 0,
     testRegInvariants: ((options.flags ?? 0) & BPF_F_TEST_REG_INVARIANTS) !== 0,
+    privileged: options.privileged !== false,
+    gplCompatible: options.gplCompatible !== false,
     slots,
     mapOf: options.maps ?? (() => undefined),
     subprogs: [0],
@@ -248,7 +261,7 @@ export function verify(program: readonly Instruction[] | readonly RawInstruction
     try {
       const { target } = tracingSetup(progType, env.attachType, { ...options, sleepable });
       if (options.btf !== undefined) {
-        setBtfEnv(env, { btf: options.btf, sleepable, gplCompatible: options.gplCompatible === true, maxTpAccess: 0, ...(target ? { target } : {}) });
+        setBtfEnv(env, { btf: options.btf, sleepable, gplCompatible: options.gplCompatible !== false, maxTpAccess: 0, ...(target ? { target } : {}) });
       }
     } catch (err) {
       if (err instanceof TracingTargetError) throw new VerifierReject(err.message, 0);
@@ -365,7 +378,7 @@ class Run {
       }
     });
     if (this.exceptionInsn !== undefined) this.checkExceptionSlots(this.exceptionInsn);
-    const cfg = checkControlFlow(env.slots, true, this.exceptionInsn === undefined ? [] : [this.exceptionInsn]);
+    const cfg = checkControlFlow(env.slots, env.privileged, this.exceptionInsn === undefined ? [] : [this.exceptionInsn]);
     (env as { subprogs: readonly number[] }).subprogs = cfg.subprogs;
     for (let i = 0; i < cfg.subprogs.length; i++) { env.stackDepth[i] = 0; env.calls[i] = new Set(); }
     const info = this.funcInfo;

@@ -8,7 +8,7 @@ import type { Btf } from '../../btf/btf.js';
 import { VerifierError } from '../../errors.js';
 import type { Instruction, LddwInstruction } from '../../isa/instruction.js';
 import type { MapSpec, ProgramSpec } from '../../object/spec.js';
-import { verify, type MapInfo } from '../../verifier/index.js';
+import { licenseIsGplCompatible, verify, type MapInfo } from '../../verifier/index.js';
 import { ArrayOfMapsMap } from '../maps/fd-array.js';
 import { HashOfMapsMap } from '../maps/hash-of-maps.js';
 import type { VmMap } from '../maps/map.js';
@@ -22,8 +22,52 @@ export interface VmVerifierOptions {
   logLevel?: 1 | 2;
 }
 
-/** Whether the BTF type `id` (a map's value) holds a special field, or a kptr (`__kptr` type tag). */
-export function hasSpecialFields(btf: Btf | undefined, id: number): boolean {
+/** Special fields the verifier models: a map value holding only these is described by their offsets. */
+const MODELLED_FIELDS: readonly string[] = ['bpf_spin_lock', 'bpf_timer'];
+const MAX_FIELD_DEPTH = 8;
+
+/**
+ * What the verifier needs of a map value's special fields (kernel: btf_parse_fields): the
+ * offsets of its `struct bpf_spin_lock` and `struct bpf_timer` (members of the value, of
+ * structs nested in it, or variables of a global-data section), and whether it also holds
+ * fields the verifier does not model (kptrs, lists, …), or more than one lock or timer.
+ */
+export function mapFieldInfo(btf: Btf | undefined, valueTypeId: number): Pick<MapInfo, 'hasSpecialFields' | 'spinLockOff' | 'timerOff'> {
+  if (btf === undefined || valueTypeId === 0 || !btf.has(valueTypeId)) return {};
+  let spinLockOff: number | undefined;
+  let timerOff: number | undefined;
+  let twice = false;
+  const visit = (id: number, offset: number, depth: number): void => {
+    if (depth > MAX_FIELD_DEPTH || !btf.has(id)) return;
+    const t = btf.type(btf.skipModifiers(id));
+    if (t.kind === 'struct' || t.kind === 'union') {
+      if (t.name === 'bpf_spin_lock') { twice ||= spinLockOff !== undefined; spinLockOff = offset; return; }
+      if (t.name === 'bpf_timer') { twice ||= timerOff !== undefined; timerOff = offset; return; }
+      for (const m of t.members) if (m.bitfieldSize === 0) visit(m.type, offset + m.bitOffset / 8, depth + 1);
+    } else if (t.kind === 'datasec') {
+      for (const v of t.vars) {
+        const variable = btf.type(v.type);
+        if (variable.kind === 'var') visit(variable.type, offset + v.offset, depth + 1);
+      }
+    } else if (t.kind === 'array') {
+      // An array of locks or timers is more than one of them: left to the unmodelled case.
+      if (hasSpecialFields(btf, t.type)) twice = true;
+    }
+  };
+  visit(valueTypeId, 0, 0);
+  const other = twice || hasSpecialFields(btf, valueTypeId, MODELLED_FIELDS);
+  return {
+    ...(other ? { hasSpecialFields: true } : {}),
+    ...(spinLockOff !== undefined ? { spinLockOff } : {}),
+    ...(timerOff !== undefined ? { timerOff } : {}),
+  };
+}
+
+/**
+ * Whether the BTF type `id` (a map's value) holds a special field, or a kptr (`__kptr` type tag);
+ * struct names in `except` do not count.
+ */
+export function hasSpecialFields(btf: Btf | undefined, id: number, except: readonly string[] = []): boolean {
   if (btf === undefined || id === 0 || !btf.has(id)) return false;
   const seen = new Set<number>();
   const walk = (tid: number): boolean => {
@@ -33,6 +77,7 @@ export function hasSpecialFields(btf: Btf | undefined, id: number): boolean {
     switch (t.kind) {
       case 'struct':
       case 'union':
+        if (except.includes(t.name)) return false;
         if (SPECIAL_FIELDS.test(t.name)) return true;
         return t.members.some((m) => walk(m.type));
       case 'typedef': case 'const': case 'volatile': case 'restrict':
@@ -40,6 +85,10 @@ export function hasSpecialFields(btf: Btf | undefined, id: number): boolean {
       case 'type_tag':
         return t.name === 'kptr' || t.name === 'kptr_untrusted' || t.name === 'percpu_kptr' || walk(t.type);
       case 'array':
+        return walk(t.type);
+      case 'datasec':
+        return t.vars.some((v) => walk(v.type));
+      case 'var':
         return walk(t.type);
       case 'ptr':
         return walk(t.type);
@@ -66,7 +115,7 @@ export function verifyVmProgram(
     const inner = map instanceof ArrayOfMapsMap || map instanceof HashOfMapsMap ? map.innerMeta : undefined;
     return {
       type: map.type, keySize: map.keySize, valueSize: map.valueSize, maxEntries: map.maxEntries, flags: map.flags, id: map.id,
-      ...(spec !== undefined && hasSpecialFields(maps.btf, spec.valueTypeId) ? { hasSpecialFields: true } : {}),
+      ...(spec !== undefined ? mapFieldInfo(maps.btf, spec.valueTypeId) : {}),
       ...(inner === undefined ? {} : { inner: describe(inner, spec?.innerMap) }),
     };
   };
@@ -91,6 +140,7 @@ export function verifyVmProgram(
     flags: program.programFlags,
     maps: (fd) => infos.get(fd),
     logLevel: options.logLevel ?? 1,
+    gplCompatible: licenseIsGplCompatible(program.license),
   });
   if (result.error !== undefined) {
     throw new VerifierError(`load program '${program.name}'`, result.error.message, result.error.insn, result.log);
