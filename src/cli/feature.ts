@@ -14,9 +14,18 @@ import { VmHost } from '../vm/helpers/host.js';
 import { HELPER_NAMES, mapHelpers } from '../vm/helpers/index.js';
 import { stringHelpers } from '../vm/helpers/strings.js';
 import { traceHelpers } from '../vm/helpers/trace.js';
+import { socketHelpers } from '../vm/helpers/sock.js';
+import { forEachHelpers } from '../vm/helpers/for-each.js';
+import { spinLockHelpers } from '../vm/helpers/spin-lock.js';
+import { timerHelpers } from '../vm/helpers/timer.js';
+import { cgroupHelpers } from '../vm/helpers/cgroup.js';
+import { redirectMapHelpers } from '../vm/helpers/redirect-map.js';
+import { stackHelpers } from '../vm/helpers/stack.js';
 import { createMap } from '../vm/maps/create.js';
 import { MapRegistry } from '../vm/maps/registry.js';
 import { xdpHelpers } from '../vm/programs/xdp-helpers.js';
+import { skbResizeHelpers } from '../vm/programs/skb-resize.js';
+import { netHelpers } from '../vm/programs/fib.js';
 import { type Command, UsageError } from './command.js';
 import { toJson } from './json-value.js';
 import { takeOutputFlags } from './map.js';
@@ -64,6 +73,10 @@ export function vmHelperIds(): Set<number> {
     const tables: Array<ReadonlyMap<number, Helper>> = [
       mapHelpers(registry), callbackHelpers as ReadonlyMap<number, Helper>, coreHelpers(host, { registry }),
       traceHelpers(host), stringHelpers(host),
+      forEachHelpers(registry), spinLockHelpers(registry), timerHelpers(registry, host),
+      redirectMapHelpers(registry, host), stackHelpers(registry, host), cgroupHelpers(registry, host),
+      socketHelpers(registry),
+      skbResizeHelpers as ReadonlyMap<number, Helper>, netHelpers(host) as ReadonlyMap<number, Helper>,
     ];
     return new Set(tables.flatMap((t) => [...t.keys()]));
   } finally {

@@ -13,14 +13,15 @@ import { writePcap, type PacketToWrite } from '../net/index.js';
 import { ProgramType, programTypeShortName } from '../object/uapi-types.js';
 import { loadObjectVm, type VmObject } from '../vm/object/load.js';
 import type { VmProgram } from '../vm/object/program.js';
-import { ReusableXdpContext, usesXdpEdgeHelpers, XDP_LINEAR_MAX } from '../vm/object/context-batch.js';
+import { ReusableXdpContext, reusableSkbContextModels, usesXdpEdgeHelpers, XDP_LINEAR_MAX } from '../vm/object/context-batch.js';
 import { tcActionName, xdpActionName } from '../vm/programs/verdicts.js';
 import { xdpHelpers } from '../vm/programs/xdp-helpers.js';
+import type { VmNetwork } from '../vm/programs/net-table.js';
 import { type Command, UsageError } from './command.js';
 import { toJson } from './json-value.js';
 import { takeOutputFlags } from './map.js';
 
-const USAGE = `Usage: ebpf run OBJ [--prog NAME] --pcap IN [--out PASSED.pcap] [--dropped DROPPED.pcap] [-j [-p]]
+const USAGE = `Usage: ebpf run OBJ [--prog NAME] --pcap IN [--out PASSED.pcap] [--dropped DROPPED.pcap] [--net NET.json] [-j [-p]]
 
 Loads OBJ into the userspace VM and runs one of its packet programs (XDP, TC sched_cls/
 sched_act, socket filter, cgroup skb) on every packet of IN (pcap or pcapng, Ethernet), as
@@ -29,6 +30,8 @@ and the contents of the object's maps afterwards.
   --prog NAME      the program (default: the object's first packet program)
   --out FILE       write the packets that passed (as the program left them) to FILE (pcap)
   --dropped FILE   write the packets that were dropped to FILE (pcap)
+  --net FILE       the network bpf_fib_lookup and bpf_clone_redirect see: JSON {devices, routes,
+                   neighbours} (src/vm/programs/net-table.ts); default loopback alone
   -j               JSON: {program, type, packets, seconds, pps, verdicts, passed, dropped, maps}`;
 
 /** The program types `ebpf run` runs. */
@@ -82,7 +85,8 @@ export type OnPacket = (index: number, input: Uint8Array, verdict: PacketVerdict
  * The engine of `ebpf run`: runs `program` once per packet (test-run semantics), counting
  * verdicts. `onPacket` sees each packet's outcome. XDP programs that do not move the packet's
  * edges (no bpf_xdp_adjust_*) run in one reused frame; the others, and other types, through
- * `testRun` (a context laid out per packet).
+ * `testRun` (a context laid out per packet, or for sk_buff programs of an object from
+ * {@link loadPacketObject}, one reused context loaded with each packet).
  */
 export function runPackets(program: VmProgram, packets: Iterable<Uint8Array>, onPacket?: OnPacket, object?: VmObject): RunPacketsResult {
   const verdicts = new Map<string, number>();
@@ -121,9 +125,29 @@ export function runPackets(program: VmProgram, packets: Iterable<Uint8Array>, on
   return { packets: count, seconds, pps: seconds > 0 ? count / seconds : 0, verdicts, passed, dropped: count - passed };
 }
 
-/** Loads `bytes` into the VM with the packet helpers (bpf_xdp_adjust_*) wired. */
-export function loadPacketObject(bytes: Uint8Array): VmObject {
-  return loadObjectVm(bytes, { helpers: xdpHelpers });
+/**
+ * Loads `bytes` into the VM with the packet helpers (bpf_xdp_adjust_*) wired, test runs of its
+ * sk_buff programs reusing one context per program type (context-batch.ts), and `network` as
+ * what bpf_fib_lookup and bpf_clone_redirect see.
+ */
+export function loadPacketObject(bytes: Uint8Array, network?: VmNetwork): VmObject {
+  return loadObjectVm(bytes, { helpers: xdpHelpers, contexts: reusableSkbContextModels(), ...(network === undefined ? {} : { host: { network } }) });
+}
+
+/** A `--net` file: JSON with a `devices` array (and optional `routes`, `neighbours`). */
+export function parseNetwork(text: string, file: string): VmNetwork {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file}: not JSON (${(err as Error).message})`);
+  }
+  const net = value as Partial<VmNetwork> | null;
+  if (net === null || typeof net !== 'object' || !Array.isArray(net.devices)) throw new UsageError(`${file}: expected {devices: [...], routes?: [...], neighbours?: [...]}`);
+  for (const key of ['routes', 'neighbours'] as const) {
+    if (net[key] !== undefined && !Array.isArray(net[key])) throw new UsageError(`${file}: '${key}' must be an array`);
+  }
+  return net as VmNetwork;
 }
 
 /** The program `ebpf run` runs: `name`, or the object's first packet program. */
@@ -161,12 +185,13 @@ export const runCommand: Command = {
     const { values, positionals } = parseArgs({
       args: flags.rest,
       allowPositionals: true,
-      options: { prog: { type: 'string' }, pcap: { type: 'string' }, out: { type: 'string' }, dropped: { type: 'string' } },
+      options: { prog: { type: 'string' }, pcap: { type: 'string' }, out: { type: 'string' }, dropped: { type: 'string' }, net: { type: 'string' } },
     });
     const [file, ...extra] = positionals;
     if (file === undefined || extra.length > 0) throw new UsageError('expected one OBJ');
     if (values.pcap === undefined) throw new UsageError('give --pcap FILE');
-    const obj = loadPacketObject(io.readFile(file));
+    const network = values.net === undefined ? undefined : parseNetwork(new TextDecoder().decode(io.readFile(values.net)), values.net);
+    const obj = loadPacketObject(io.readFile(file), network);
     try {
       const program = packetProgram(obj, values.prog);
       const capture = [...readCapture(io.readFile(values.pcap))];

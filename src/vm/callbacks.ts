@@ -2,6 +2,11 @@
  * Helpers that call back into the program. `bpf_loop` (id 181) as the kernel defines it
  * (kernel/bpf/bpf_iter.c BPF_CALL_4(bpf_loop)): up to BPF_MAX_LOOPS iterations of
  * `callback(i, ctx)`, stopping early when the callback returns non-zero.
+ *
+ * The other helpers that call back into a program live with their area:
+ * bpf_for_each_map_elem (helpers/for-each.ts, through `HelperContext.call` like this one) and
+ * the BPF timers (helpers/timer.ts), whose callbacks the host fires later as runs of their own
+ * (`Interpreter.runFunction`).
  */
 import type { HelperTable } from './helpers.js';
 

@@ -16,7 +16,9 @@ test('feature list -j: map types and helpers with their status', () => {
   const { mapTypes, helpers } = JSON.parse(r.stdout) as { mapTypes: Feature[]; helpers: Feature[] };
   const status = (list: Feature[], name: string): string | undefined => list.find((f) => f.name === name)?.status;
   for (const name of ['hash', 'array', 'lpm_trie', 'ringbuf', 'prog_array', 'bloom_filter']) assert.equal(status(mapTypes, name), 'implemented', name);
-  for (const name of ['devmap', 'sockmap']) assert.equal(status(mapTypes, name), 'not implemented', name);
+  for (const name of ['devmap', 'devmap_hash', 'cpumap', 'xskmap', 'cgroup_array', 'cgroup_storage', 'stack_trace']) assert.equal(status(mapTypes, name), 'implemented', name);
+  for (const name of ['sockmap', 'sockhash']) assert.equal(status(mapTypes, name), 'implemented', name);
+  for (const name of ['reuseport_sockarray']) assert.equal(status(mapTypes, name), 'not implemented', name);
   assert.equal(mapTypes.find((f) => f.id === 1)?.name, 'hash');
   for (const name of ['bpf_map_lookup_elem', 'bpf_tail_call', 'bpf_ringbuf_reserve', 'bpf_loop', 'bpf_ktime_get_ns']) assert.equal(status(helpers, name), 'implemented', name);
   assert.equal(status(helpers, 'bpf_xdp_adjust_head'), 'ebpf run');

@@ -5,7 +5,9 @@
  * where bpf_trace_printk's lines go. Everything is injectable, so a run can be deterministic.
  */
 import type { Memory } from '../memory.js';
+import { DEFAULT_MAP_ENVIRONMENT, ROOT_CGROUP_ID, type VmCgroup, type VmXskSocket } from '../maps/environment.js';
 import { TracePipe } from './trace-pipe.js';
+import { LOOPBACK_NETWORK, type VmNetwork } from '../programs/net-table.js';
 
 /** The clocks of the ktime helpers: CLOCK_MONOTONIC, CLOCK_BOOTTIME, the coarse monotonic clock, CLOCK_TAI. */
 export type ClockId = 'monotonic' | 'boot' | 'coarse' | 'tai';
@@ -28,10 +30,54 @@ export interface HostMemoryRegion {
   readonly bytes: Uint8Array;
 }
 
+/**
+ * A clock the host moves by hand (for deterministic runs and the VM's timers): the monotonic,
+ * boot and coarse clocks read `now` (coarse rounded down to its tick), TAI reads `now` plus a
+ * fixed offset. Give it as `VmHostOptions.clock`; `VmObject.advanceTime` moves it.
+ */
+export class ManualClock {
+  #now: bigint;
+  /** CLOCK_TAI − CLOCK_MONOTONIC. */
+  readonly taiOffset: bigint;
+
+  constructor(startNs: bigint | number = 0n, taiOffset: bigint | number = 0n) {
+    this.#now = BigInt(startNs);
+    this.taiOffset = BigInt(taiOffset);
+  }
+
+  /** CLOCK_MONOTONIC now, in nanoseconds. */
+  get now(): bigint {
+    return this.#now;
+  }
+
+  /** Sets the clock; it never goes back (RangeError). */
+  set(ns: bigint): void {
+    if (ns < this.#now) throw new RangeError(`the clock cannot go back (from ${this.#now} to ${ns} ns)`);
+    this.#now = ns;
+  }
+
+  /** Moves the clock forward by `ns`. */
+  advance(ns: bigint | number): void {
+    this.set(this.#now + BigInt(ns));
+  }
+
+  /** Reads clock `clock`: the function a VmHost calls. */
+  readonly read = (clock: ClockId): bigint => {
+    if (clock === 'tai') return this.#now + this.taiOffset;
+    return clock === 'coarse' ? this.#now - (this.#now % COARSE_TICK_NS) : this.#now;
+  };
+}
+
+/** The call stacks bpf_get_stackid and bpf_get_stack see: return addresses, innermost first. */
+export interface VmCallStack {
+  readonly kernel?: readonly bigint[];
+  readonly user?: readonly bigint[];
+}
+
 /** Options of a {@link VmHost}. */
 export interface VmHostOptions {
-  /** Nanoseconds of each clock; default the host's monotonic and wall clocks. */
-  clock?: (clock: ClockId) => bigint;
+  /** Nanoseconds of each clock, or a {@link ManualClock}; default the host's monotonic and wall clocks. */
+  clock?: ((clock: ClockId) => bigint) | ManualClock;
   /** Seed of bpf_get_prandom_u32's generator; default a random one. */
   seed?: number | bigint;
   /** The current task; fields left out keep their defaults (pid/tgid 1, uid/gid 0, comm `ebpf-vm`). */
@@ -42,6 +88,18 @@ export interface VmHostOptions {
   kernelMemory?: readonly HostMemoryRegion[];
   /** Receives each line bpf_trace_printk and bpf_trace_vprintk write (also kept in `tracePipe`). */
   onTrace?: (line: string) => void;
+  /** Devices, routes and neighbours bpf_fib_lookup and bpf_clone_redirect see; default loopback alone. */
+  network?: VmNetwork;
+  /** The cgroup hierarchy (ids as the kernel's cgroup inode ids); default the root (id 1) only. */
+  cgroups?: readonly VmCgroup[];
+  /** The current task's cgroup (the under_cgroup helpers, bpf_get_local_storage); default the root. */
+  cgroup?: bigint;
+  /** The attach type programs run under, for cgroup storages keyed by it; default 0 (BPF_CGROUP_INET_INGRESS). */
+  cgroupAttachType?: number;
+  /** Bound AF_XDP sockets XSKMAPs can hold; default none. */
+  xskSockets?: readonly VmXskSocket[];
+  /** The call stacks the stack helpers walk; default empty (bpf_get_stackid answers -EFAULT). */
+  stack?: VmCallStack;
 }
 
 /** Kernel's TAI − UTC offset since 2017 (the kernel's own comes from NTP; 37 s is today's). */
@@ -103,20 +161,36 @@ function randomSeed(): bigint {
 /** The host side of the VM's helpers; see the module comment. Fields may change between runs. */
 export class VmHost {
   clock: (clock: ClockId) => bigint;
+  /** The clock when it was given as a {@link ManualClock} (what `advanceTime` moves). */
+  readonly manualClock: ManualClock | undefined;
   random: PrandomState;
   task: VmTask;
   userMemory: readonly HostMemoryRegion[];
   kernelMemory: readonly HostMemoryRegion[];
   /** bpf_trace_printk's output. */
   readonly tracePipe: TracePipe;
+  cgroups: readonly VmCgroup[];
+  cgroup: bigint;
+  cgroupAttachType: number;
+  xskSockets: readonly VmXskSocket[];
+  stack: VmCallStack;
+  /** The network namespace of the packet helpers (src/vm/programs/net-table.ts). */
+  network: VmNetwork;
 
   constructor(options: VmHostOptions = {}) {
-    this.clock = options.clock ?? hostClock;
+    this.manualClock = options.clock instanceof ManualClock ? options.clock : undefined;
+    this.clock = options.clock instanceof ManualClock ? options.clock.read : options.clock ?? hostClock;
     this.random = new PrandomState(options.seed ?? randomSeed());
     this.task = { pid: 1, tgid: 1, uid: 0, gid: 0, comm: 'ebpf-vm', ...options.task };
     this.userMemory = options.userMemory ?? [];
     this.kernelMemory = options.kernelMemory ?? [];
     this.tracePipe = new TracePipe(options.onTrace);
+    this.network = options.network ?? LOOPBACK_NETWORK;
+    this.cgroups = options.cgroups ?? DEFAULT_MAP_ENVIRONMENT.cgroups;
+    this.cgroup = options.cgroup ?? ROOT_CGROUP_ID;
+    this.cgroupAttachType = options.cgroupAttachType ?? 0;
+    this.xskSockets = options.xskSockets ?? DEFAULT_MAP_ENVIRONMENT.xskSockets;
+    this.stack = options.stack ?? {};
   }
 }
 

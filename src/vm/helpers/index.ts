@@ -12,6 +12,13 @@ export * from './args.js';
 export { mapElemHelpers } from './maps.js';
 export { ringbufHelpers } from './ringbuf.js';
 export { perfHelpers, type PerfHelperOptions } from './perf.js';
+export * from './redirect-map.js';
+export * from './stack.js';
+export * from './cgroup.js';
+export * from './environment.js';
+export * from './for-each.js';
+export * from './spin-lock.js';
+export * from './timer.js';
 
 /**
  * Every map helper — lookup/update/delete, push/pop/peek, lookup_percpu, the ring buffer

@@ -7,6 +7,7 @@
 import type { Region } from '../memory.js';
 import { Errno } from './errno.js';
 import { BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, MapFlag } from './flags.js';
+import { copyMapValue, freeFields } from './value-fields.js';
 import { BaseMap, type MapInfo, type MapValue, round8, u32, u32Bytes } from './map.js';
 import type { MapRegistry } from './registry.js';
 import { tryAlloc } from './slots.js';
@@ -74,8 +75,12 @@ export class ArrayMap extends BaseMap {
     const index = u32(key);
     if (index >= this.maxEntries) return -Errno.E2BIG;
     if (flags & BPF_NOEXIST) return -Errno.EEXIST;
-    if (flags & BPF_F_LOCK) return -Errno.EINVAL; // no bpf_spin_lock in the value
-    this.registry.memory.bytes.set(value.subarray(0, this.valueSize), this.region.start + index * this.elemSize);
+    if (flags & BPF_F_LOCK && this.fields?.spinLock === undefined) return -Errno.EINVAL; // no bpf_spin_lock in the value
+    // copy_map_value(_locked) leaves the value's bpf_spin_lock and bpf_timer alone, then
+    // bpf_obj_free_fields frees the old value's timer: an update cancels it.
+    const at = this.region.start + index * this.elemSize;
+    copyMapValue(this.fields, this.registry.memory.bytes, at, value, this.valueSize);
+    freeFields(this.fields, this.registry.memory.bytes, at);
     return 0;
   }
 

@@ -8,6 +8,10 @@
 import { NotSupportedError } from '../../errors.js';
 import { ArrayMap, PercpuArrayMap } from './array.js';
 import { BloomFilterMap } from './bloom-filter.js';
+import { CgroupArrayMap } from './cgroup-array.js';
+import { CgroupStorageMap } from './cgroup-storage.js';
+import { CpuMap } from './cpumap.js';
+import { DevMap, DevMapHash } from './devmap.js';
 import { Errno } from './errno.js';
 import { MapError } from './errors.js';
 import { ArrayOfMapsMap, ProgArrayMap } from './fd-array.js';
@@ -21,6 +25,10 @@ import { PerfEventArrayMap } from './perf-event-array.js';
 import { QueueStackMap } from './queue-stack.js';
 import type { MapRegistry } from './registry.js';
 import { RingbufMap } from './ringbuf.js';
+import { PERF_MAX_STACK_DEPTH, STACK_BUILD_ID_SIZE, StackTraceMap } from './stack-trace.js';
+import { XskMap } from './xskmap.js';
+import { checkSockMap, SockHash, SockMap } from './sock-map.js';
+import { checkValueFields } from './value-fields.js';
 
 /** KMALLOC_MAX_SIZE of x86-64/arm64 with 4 KiB pages: 2^(MAX_PAGE_ORDER + PAGE_SHIFT) = 4 MiB. */
 export const KMALLOC_MAX_SIZE = 1 << 22;
@@ -47,13 +55,23 @@ const LPM_CREATE_FLAG_MASK = F.NO_PREALLOC | F.NUMA_NODE | ACCESS_MASK;
 const QUEUE_STACK_CREATE_FLAG_MASK = F.NUMA_NODE | ACCESS_MASK;
 const BLOOM_CREATE_FLAG_MASK = F.NUMA_NODE | F.ZERO_SEED | ACCESS_MASK;
 const RINGBUF_CREATE_FLAG_MASK = F.NUMA_NODE;
+const DEV_CREATE_FLAG_MASK = F.NUMA_NODE | F.RDONLY | F.WRONLY;
+const STACK_CREATE_FLAG_MASK = F.NUMA_NODE | F.RDONLY | F.WRONLY | F.STACK_BUILD_ID;
+const LOCAL_STORAGE_CREATE_FLAG_MASK = F.NUMA_NODE | ACCESS_MASK;
+/**
+ * NR_CPUS, CPUMAP's limit on max_entries: a build option; 8192 is the x86-64 distribution
+ * kernels' (CONFIG_MAXSMP). Kernels built with fewer CPUs refuse smaller maps.
+ */
+export const NR_CPUS = 8192;
+/** BPF_LOCAL_STORAGE_MAX_VALUE_SIZE: U16_MAX − sizeof(struct bpf_local_storage_elem) (128). */
+export const LOCAL_STORAGE_MAX_VALUE_SIZE = 0xffff - 128;
 
 /** bpf_map_flags_access_ok: a map cannot be both read-only and write-only for programs. */
 function accessOk(flags: number): boolean {
   return (flags & (F.RDONLY_PROG | F.WRONLY_PROG)) !== (F.RDONLY_PROG | F.WRONLY_PROG);
 }
 
-type Attr = Required<Omit<MapOptions, 'innerMap' | 'name' | 'mapExtra'>> & { mapExtra: bigint; innerMap: VmMap | undefined };
+type Attr = Required<Omit<MapOptions, 'innerMap' | 'name' | 'mapExtra' | 'fields'>> & { mapExtra: bigint; innerMap: VmMap | undefined };
 
 /** htab_map_alloc_check (+ htab_map_alloc's size checks): 0 or -errno. */
 function checkHash(a: Attr): number {
@@ -74,7 +92,8 @@ function checkHash(a: Attr): number {
 
 /** array_map_alloc_check (fd arrays first check their u32 values): 0 or -errno. */
 function checkArray(a: Attr): number {
-  const fd = a.type === MapType.PROG_ARRAY || a.type === MapType.PERF_EVENT_ARRAY || a.type === MapType.ARRAY_OF_MAPS;
+  const fd = a.type === MapType.PROG_ARRAY || a.type === MapType.PERF_EVENT_ARRAY || a.type === MapType.ARRAY_OF_MAPS
+    || a.type === MapType.CGROUP_ARRAY;
   if (fd) {
     if (a.valueSize !== 4) return -Errno.EINVAL;
     // Program read-only/write-only is not supported for special maps yet.
@@ -123,6 +142,49 @@ function checkRingbuf(a: Attr): number {
   return 0;
 }
 
+/** dev_map_alloc_check: `u32 ifindex` or `struct bpf_devmap_val` values. */
+function checkDevmap(a: Attr): number {
+  if (a.maxEntries === 0 || a.keySize !== 4 || (a.valueSize !== 4 && a.valueSize !== 8) || a.flags & ~DEV_CREATE_FLAG_MASK) return -Errno.EINVAL;
+  // The hash's bucket count is a power of two that must not overflow.
+  if (a.type === MapType.DEVMAP_HASH && a.maxEntries > 2 ** 31) return -Errno.EINVAL;
+  return 0;
+}
+
+/** cpu_map_alloc: `u32 qsize` or `struct bpf_cpumap_val` values, at most NR_CPUS entries. */
+function checkCpumap(a: Attr): number {
+  if (a.maxEntries === 0 || a.keySize !== 4 || (a.valueSize !== 4 && a.valueSize !== 8) || a.flags & ~F.NUMA_NODE) return -Errno.EINVAL;
+  if (a.maxEntries > NR_CPUS) return -Errno.E2BIG;
+  return 0;
+}
+
+/** xsk_map_alloc: u32 socket fds. */
+function checkXskmap(a: Attr): number {
+  if (a.maxEntries === 0 || a.keySize !== 4 || a.valueSize !== 4 || a.flags & ~DEV_CREATE_FLAG_MASK) return -Errno.EINVAL;
+  return 0;
+}
+
+/** stack_map_alloc. */
+function checkStackTrace(a: Attr): number {
+  if (a.flags & ~STACK_CREATE_FLAG_MASK) return -Errno.EINVAL;
+  if (a.maxEntries === 0 || a.keySize !== 4 || a.valueSize < 8 || a.valueSize % 8) return -Errno.EINVAL;
+  if (a.flags & F.STACK_BUILD_ID) {
+    if (a.valueSize % STACK_BUILD_ID_SIZE || a.valueSize / STACK_BUILD_ID_SIZE > PERF_MAX_STACK_DEPTH) return -Errno.EINVAL;
+  } else if (a.valueSize / 8 > PERF_MAX_STACK_DEPTH) return -Errno.EINVAL;
+  if (a.maxEntries > 2 ** 31) return -Errno.E2BIG;
+  return 0;
+}
+
+/** cgroup_storage_map_alloc: keys `struct bpf_cgroup_storage_key` or u64; max_entries must be 0 (storages are per cgroup). */
+function checkCgroupStorage(a: Attr): number {
+  const max = a.type === MapType.PERCPU_CGROUP_STORAGE ? Math.min(LOCAL_STORAGE_MAX_VALUE_SIZE, PCPU_MIN_UNIT_SIZE) : LOCAL_STORAGE_MAX_VALUE_SIZE;
+  if (a.keySize !== 16 && a.keySize !== 8) return -Errno.EINVAL;
+  if (a.valueSize === 0) return -Errno.EINVAL;
+  if (a.valueSize > max) return -Errno.E2BIG;
+  if (a.flags & ~LOCAL_STORAGE_CREATE_FLAG_MASK || !accessOk(a.flags)) return -Errno.EINVAL;
+  if (a.maxEntries !== 0) return -Errno.EINVAL;
+  return 0;
+}
+
 /** bpf_map_meta_alloc: the inner map template of a map-of-maps. */
 function checkInner(a: Attr): number {
   if (a.innerMap === undefined || !a.innerMap.open) return -Errno.EBADF;
@@ -159,6 +221,17 @@ const TYPES: ReadonlyMap<number, TypeEntry> = new Map<number, TypeEntry>([
   [MapType.STACK, { check: checkQueueStack, make: (r, i) => new QueueStackMap(r, i) }],
   [MapType.BLOOM_FILTER, { check: checkBloom, make: (r, i) => new BloomFilterMap(r, i) }],
   [MapType.RINGBUF, { check: checkRingbuf, make: (r, i) => new RingbufMap(r, i) }],
+  // dev_map_init_map: programs' lookups point straight at the value, so they may not write it.
+  [MapType.DEVMAP, { check: checkDevmap, make: (r, i) => new DevMap(r, { ...i, flags: i.flags | F.RDONLY_PROG }) }],
+  [MapType.DEVMAP_HASH, { check: checkDevmap, make: (r, i) => new DevMapHash(r, { ...i, flags: i.flags | F.RDONLY_PROG }) }],
+  [MapType.CPUMAP, { check: checkCpumap, make: (r, i) => new CpuMap(r, i) }],
+  [MapType.XSKMAP, { check: checkXskmap, make: (r, i) => new XskMap(r, i) }],
+  [MapType.CGROUP_ARRAY, { check: checkArray, make: (r, i) => new CgroupArrayMap(r, i) }],
+  [MapType.CGROUP_STORAGE, { check: checkCgroupStorage, make: (r, i) => new CgroupStorageMap(r, i, false) }],
+  [MapType.PERCPU_CGROUP_STORAGE, { check: checkCgroupStorage, make: (r, i) => new CgroupStorageMap(r, i, true) }],
+  [MapType.STACK_TRACE, { check: checkStackTrace, make: (r, i) => new StackTraceMap(r, i) }],
+  [MapType.SOCKMAP, { check: checkSockMap, make: (r, i) => new SockMap(r, i) }],
+  [MapType.SOCKHASH, { check: checkSockMap, make: (r, i) => new SockHash(r, i) }],
 ]);
 
 /** The highest map type number this kernel (6.18) knows: BPF_MAP_TYPE_ARENA. */
@@ -190,17 +263,19 @@ export function createMap(registry: MapRegistry, options: MapOptions): VmMap {
   if (a.type === MapType.UNSPEC || a.type > MAX_MAP_TYPE) fail(Errno.EINVAL, 'unknown map type');
   const entry = TYPES.get(a.type);
   if (entry === undefined) throw new NotSupportedError(`map type ${mapTypeName(a.type)} is not supported by the VM`);
-  const err = entry.check(a);
+  const err = entry.check(a) || checkValueFields(options.fields, a.type, a.valueSize, a.flags);
   if (err) fail(-err);
   const maxEntries = a.type === MapType.LRU_HASH || a.type === MapType.LRU_PERCPU_HASH
     ? lruMaxEntries(a.maxEntries, a.flags, registry.cpus)
     : a.maxEntries;
   const lru = a.type === MapType.LRU_HASH || a.type === MapType.LRU_PERCPU_HASH;
-  const hash = lru || a.type === MapType.HASH || a.type === MapType.PERCPU_HASH || a.type === MapType.HASH_OF_MAPS;
+  // Stack trace maps preallocate their elements in the kernel: as many as a hash map can have here.
+  const hash = lru || a.type === MapType.HASH || a.type === MapType.PERCPU_HASH || a.type === MapType.HASH_OF_MAPS
+    || a.type === MapType.STACK_TRACE;
   if ((lru && maxEntries > VM_MAX_LRU_ENTRIES) || (hash && maxEntries > VM_MAX_HASH_ENTRIES)) {
     fail(Errno.ENOMEM, `the VM holds at most ${lru ? VM_MAX_LRU_ENTRIES : VM_MAX_HASH_ENTRIES} entries in such a map`);
   }
-  const info: Omit<MapInfo, 'id'> = { ...a, maxEntries, name };
+  const info: Omit<MapInfo, 'id'> = { ...a, maxEntries, name, fields: options.fields };
   try {
     return entry.make(registry, info, a);
   } catch (cause) {

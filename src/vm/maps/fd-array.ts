@@ -13,7 +13,7 @@ import { BaseMap, type MapInfo, type MapValue, type VmMap, u32, u32Bytes } from 
 import type { MapRegistry } from './registry.js';
 
 /** What BPF_MAP_UPDATE_ELEM on an fd array does with a value, by map type. */
-abstract class FdArrayMap<T> extends BaseMap {
+export abstract class FdArrayMap<T> extends BaseMap {
   protected readonly slots: Array<T | undefined>;
 
   constructor(registry: MapRegistry, info: Omit<MapInfo, 'id'>) {

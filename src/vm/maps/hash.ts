@@ -12,6 +12,7 @@ import { HashTable } from './hash-table.js';
 import { BaseMap, type MapInfo, type MapValue, round8 } from './map.js';
 import type { MapRegistry } from './registry.js';
 import { SlotAllocator, SlotStore } from './slots.js';
+import { copyMapValue, zeroFields } from './value-fields.js';
 
 /** check_flags of hashtab.c; `flags` without BPF_F_LOCK. */
 export function checkUpdateFlags(exists: boolean, flags: bigint): number {
@@ -60,8 +61,14 @@ export abstract class HtabMap extends BaseMap {
     const s = this.table.find(key, this.table.hashOf(key));
     if (s < 0) return -Errno.ENOENT;
     this.table.remove(s);
+    this.dropFields(s);
     this.freeSlot(s);
     return 0;
+  }
+
+  /** bpf_obj_free_fields of an element leaving the map: its bpf_timer (and lock) become zeros. */
+  protected dropFields(slot: number): void {
+    if (this.fields !== undefined) zeroFields(this.fields, this.registry.memory.bytes, this.store.valueAddress(slot));
   }
 
   protected override sysLookupAndDelete(key: Uint8Array | undefined): MapValue | number {
@@ -69,6 +76,7 @@ export abstract class HtabMap extends BaseMap {
     if (s < 0) return -Errno.ENOENT;
     const value = this.readValue(s);
     this.table.remove(s);
+    this.dropFields(s);
     this.freeSlot(s);
     return value;
   }
@@ -133,10 +141,20 @@ export class HashMap extends HtabMap {
   /** htab_map_update_elem. */
   protected updateElem(key: Uint8Array, value: Uint8Array, flags: bigint): number {
     if ((flags & ~BPF_F_LOCK) > BPF_EXIST) return -Errno.EINVAL;
-    // No value here has a bpf_spin_lock, so BPF_F_LOCK is refused (btf_record_has_field).
-    if (flags & BPF_F_LOCK) return -Errno.EINVAL;
     const hash = this.table.hashOf(key);
     const old = this.table.find(key, hash);
+    if (flags & BPF_F_LOCK) {
+      // Only a value with a bpf_spin_lock takes BPF_F_LOCK (btf_record_has_field); an existing
+      // element is then updated in place under its lock, a missing one inserted as usual.
+      if (this.fields?.spinLock === undefined) return -Errno.EINVAL;
+      flags &= ~BPF_F_LOCK;
+      const err = checkUpdateFlags(old >= 0, flags);
+      if (err) return err;
+      if (old >= 0) {
+        copyMapValue(this.fields, this.registry.memory.bytes, this.store.valueAddress(old), value, this.valueSize);
+        return 0;
+      }
+    }
     const err = checkUpdateFlags(old >= 0, flags);
     if (err) return err;
     let slot: number;
@@ -152,8 +170,13 @@ export class HashMap extends HtabMap {
     }
     this.store.setKey(slot, key);
     this.registry.memory.bytes.set(value.subarray(0, this.valueSize), this.store.valueAddress(slot));
+    // A new element's special fields start zeroed; the replaced one's are freed.
+    this.dropFields(slot);
     this.table.addHead(slot, hash);
-    if (old >= 0) this.table.remove(old);
+    if (old >= 0) {
+      this.table.remove(old);
+      this.dropFields(old);
+    }
     return 0;
   }
 

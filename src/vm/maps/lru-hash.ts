@@ -31,6 +31,7 @@ abstract class LruHtab extends HtabMap {
       // htab_lru_map_delete_node: unlink the victim if it is still in the table.
       if (!this.table.linked(node)) return false;
       this.table.remove(node);
+      this.dropFields(node);
       return true;
     });
   }
@@ -65,6 +66,12 @@ export class LruHashMap extends LruHtab {
     super(registry, info, info.valueSize);
   }
 
+  /** Address of the value of `key`, or 0, without marking the element used (for the VM's own bookkeeping). */
+  valueAddress(key: Uint8Array): number {
+    const s = this.findElem(key, false);
+    return s < 0 ? 0 : this.store.valueAddress(s);
+  }
+
   override programLookup(key: Uint8Array): number {
     const s = this.findElem(key, true);
     return s < 0 ? 0 : this.store.valueAddress(s);
@@ -85,6 +92,7 @@ export class LruHashMap extends LruHtab {
     const node = this.popNode(key);
     if (node < 0) return -Errno.ENOMEM;
     this.registry.memory.bytes.set(value.subarray(0, this.valueSize), this.store.valueAddress(node));
+    this.dropFields(node);
     const old = this.table.find(key, hash);
     const err = checkUpdateFlags(old >= 0, flags);
     if (err) {
@@ -95,6 +103,7 @@ export class LruHashMap extends LruHtab {
     if (old >= 0) {
       this.lru.setRef(node);
       this.table.remove(old);
+      this.dropFields(old);
       this.lru.pushFree(old);
     }
     return 0;
@@ -114,6 +123,12 @@ export class LruPercpuHashMap extends LruHtab {
   constructor(registry: MapRegistry, info: Omit<MapInfo, 'id'>) {
     super(registry, info, round8(info.valueSize) * registry.cpus);
     this.stride = round8(info.valueSize);
+  }
+
+  /** Address of this CPU's value of `key`, or 0, without marking the element used. */
+  valueAddress(key: Uint8Array): number {
+    const s = this.findElem(key, false);
+    return s < 0 ? 0 : this.store.valueAddress(s) + this.registry.cpu * this.stride;
   }
 
   override programLookup(key: Uint8Array): number {

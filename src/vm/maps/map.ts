@@ -14,6 +14,7 @@ import { Errno } from './errno.js';
 import { MapError } from './errors.js';
 import { MapFlag, mapTypeName } from './flags.js';
 import type { MapRegistry } from './registry.js';
+import { zeroFields, type ValueFields } from './value-fields.js';
 
 /** The fields of BPF_MAP_CREATE a VM map is made from. */
 export interface MapOptions {
@@ -30,6 +31,8 @@ export interface MapOptions {
   innerMap?: VmMap;
   /** Name for messages (the kernel keeps 15 bytes of it). */
   name?: string;
+  /** Offsets of the value's `bpf_spin_lock` / `bpf_timer` (the kernel finds them in the value's BTF). */
+  fields?: ValueFields;
 }
 
 /** A value on the host side: bytes, or one `Uint8Array` per CPU for per-CPU maps. */
@@ -47,6 +50,8 @@ export interface MapInfo {
   readonly maxEntries: number;
   readonly flags: number;
   readonly mapExtra: bigint;
+  /** The value's special fields (`bpf_spin_lock`, `bpf_timer`), when it has any. */
+  readonly fields?: ValueFields | undefined;
 }
 
 /**
@@ -123,6 +128,7 @@ export abstract class BaseMap implements VmMap {
   readonly maxEntries: number;
   readonly flags: number;
   readonly mapExtra: bigint;
+  readonly fields: ValueFields | undefined;
   readonly perCpu: boolean = false;
   readonly address: number;
   readonly #object: Region;
@@ -139,6 +145,7 @@ export abstract class BaseMap implements VmMap {
     this.maxEntries = info.maxEntries;
     this.flags = info.flags;
     this.mapExtra = info.mapExtra;
+    this.fields = info.fields;
     const init = new Uint8Array(MAP_OBJECT_SIZE);
     const v = new DataView(init.buffer);
     [info.type, info.keySize, info.valueSize, info.maxEntries, info.flags, this.id].forEach((x, i) => v.setUint32(i * 4, x, true));
@@ -166,6 +173,8 @@ export abstract class BaseMap implements VmMap {
       if (r === -Errno.ENOENT) return undefined;
       throw new MapError(`lookup ${this.label}`, -r);
     }
+    // bpf_map_copy_value: special fields read as zeros (check_and_init_map_value).
+    if (r instanceof Uint8Array) zeroFields(this.fields, r);
     return r;
   }
 
@@ -196,6 +205,7 @@ export abstract class BaseMap implements VmMap {
       if (r === -Errno.ENOENT) return undefined;
       throw new MapError(`lookup and delete ${this.label}`, -r);
     }
+    if (r instanceof Uint8Array) zeroFields(this.fields, r);
     return r;
   }
 
@@ -300,12 +310,12 @@ export abstract class BaseMap implements VmMap {
     if (this.#frozen || this.flags & MapFlag.RDONLY) throw new MapError(`${op} ${this.label}`, Errno.EPERM);
   }
 
-  /** syscall.c: only BPF_F_LOCK is known, and only for values with a bpf_spin_lock (none here). */
+  /** syscall.c: only BPF_F_LOCK is known, and only for values with a bpf_spin_lock. */
   private checkCommonFlags(op: string, flags: number, update: boolean): void {
     if (!Number.isSafeInteger(flags) || flags < 0) throw new RangeError(`flags ${flags} is not a u64`);
     const f = BigInt(flags);
     if (!update && (f & ~4n) !== 0n) throw new MapError(`${op} ${this.label}`, Errno.EINVAL);
-    if (f & 4n) throw new MapError(`${op} ${this.label}`, Errno.EINVAL, { detail: 'BPF_F_LOCK needs a bpf_spin_lock in the value' });
+    if (f & 4n && this.fields?.spinLock === undefined) throw new MapError(`${op} ${this.label}`, Errno.EINVAL, { detail: 'BPF_F_LOCK needs a bpf_spin_lock in the value' });
   }
 
   private checkKey(op: string, key: Uint8Array | undefined): Uint8Array | undefined {

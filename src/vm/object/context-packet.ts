@@ -10,7 +10,7 @@
  *   wire_len, gso_segs, gso_size, hwtstamp. Programs that see the packet from the network header
  *   get it without its Ethernet header, and — as the kernel, which pushes and zeroes the header
  *   back after the run — `dataOut` starts with 14 zero bytes. `ctxOut` is `ctx` with the fields
- *   the kernel copies back (convert_skb_to___skb).
+ *   the kernel copies back (convert_skb_to___skb; gso_size is not among them: it stays as given).
  *
  * `ctxOut` is given when a `ctx` was (the kernel's default ctx_size_out is the input's size).
  */
@@ -119,7 +119,7 @@ export const skbContextModel: ContextModel = (memory, input, program) => {
         const c = back.ctx;
         ctxOut = encodeSkBuff({
           mark: c.mark, priority: c.priority, ingress_ifindex: c.ingress_ifindex, ifindex: c.ifindex, tstamp: c.tstamp,
-          cb: c.cb, wire_len: c.wire_len, gso_segs: c.gso_segs, gso_size: c.gso_size, hwtstamp: c.hwtstamp,
+          cb: c.cb, wire_len: c.wire_len, gso_segs: c.gso_segs, gso_size: fields.gso_size, hwtstamp: c.hwtstamp,
         }, image.slice());
       }
       return { dataOut, ctxOut };

@@ -4,12 +4,20 @@
  */
 import { callbackHelpers } from '../callbacks.js';
 import type { Helper, HelperTable } from '../helpers.js';
+import { cgroupHelpers } from '../helpers/cgroup.js';
 import { coreHelpers } from '../helpers/core.js';
+import { forEachHelpers } from '../helpers/for-each.js';
+import { spinLockHelpers } from '../helpers/spin-lock.js';
+import { timerHelpers } from '../helpers/timer.js';
 import type { VmHost } from '../helpers/host.js';
 import { mapHelpers } from '../helpers/index.js';
+import { socketHelpers } from '../helpers/sock.js';
+import { redirectMapHelpers } from '../helpers/redirect-map.js';
+import { stackHelpers } from '../helpers/stack.js';
 import { stringHelpers } from '../helpers/strings.js';
 import { traceHelpers } from '../helpers/trace.js';
 import type { MapRegistry } from '../maps/registry.js';
+import { netHelpers } from '../programs/fib.js';
 import { skbHelpers } from '../programs/skb-helpers.js';
 import { xdpHelpers } from '../programs/xdp-helpers.js';
 
@@ -29,6 +37,13 @@ export function vmHelperTables({ registry, host }: HelperTableParts): HelperTabl
     stringHelpers(host),
     xdpHelpers,
     skbHelpers,
+    socketHelpers(registry),
+    forEachHelpers(registry),
+    spinLockHelpers(registry),
+    timerHelpers(registry, host),
+    redirectMapHelpers(registry, host),
+    stackHelpers(registry, host),
+    cgroupHelpers(registry, host),
   ];
 }
 

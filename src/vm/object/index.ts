@@ -5,3 +5,4 @@ export * from './map.js';
 export * from './context.js';
 export type { KconfigValue } from './kconfig.js';
 export * from './events.js';
+export * from './hooks.js';

@@ -23,8 +23,15 @@ import type { HelperTable } from '../helpers.js';
 import { mergeHelperTables, vmHelperTables } from './helper-tables.js';
 import { fillKconfig, type KconfigValue } from './kconfig.js';
 import { mapCodec } from './map-codec.js';
+import { mapValueFields } from './btf-fields.js';
 import { VmObjectMap } from './map.js';
 import { VmProgram } from './program.js';
+import { socketWorld, type SocketWorld } from '../sockets/world.js';
+import { VmHooks, type TracepointFieldDecl } from './hooks.js';
+import { timersOf, type VmTimers } from '../helpers/timer.js';
+import type { PerfEventData } from '../programs/perf-event.js';
+import type { PtRegs } from '../programs/pt-regs.js';
+import type { TracepointFormat, TracepointValue } from '../programs/tracepoint.js';
 import { verifyVmProgram, type VmVerifierOptions } from './verify.js';
 import { checkExternReferences, checkInstructions, lddwResolver, relocateCore, type VmCoreTarget } from './relocate.js';
 
@@ -68,6 +75,9 @@ export interface VmObjectOptions {
 /** Whether loadObjectVm verifies programs when `verify` is not given. */
 const VERIFY_BY_DEFAULT = false;
 
+/** Most timer callbacks advanceTime runs at one instant before it calls it a livelock. */
+const TIMER_ROUND_LIMIT = 1 << 20;
+
 /** Whether an object was disposed, shared with its programs. */
 interface Lifetime {
   disposed: boolean;
@@ -86,13 +96,16 @@ export class VmObject implements LoadedObject<VmProgram, VmObjectMap> {
   readonly registry: MapRegistry;
   /** What the helpers answer from (clocks, task, …); its fields may be changed between runs. */
   readonly host: VmHost;
+  /** The hooks the object's tracing programs attach to (see {@link tracepoint}, {@link uprobe}). */
+  readonly hooks: VmHooks;
   readonly #lifetime: Lifetime;
 
   /** @internal Built by {@link loadObjectVm}. */
   constructor(parts: {
     spec: ObjectSpec; memory: Memory; registry: MapRegistry; host: VmHost; lifetime: Lifetime;
-    programs: Record<string, VmProgram>; maps: Record<string, VmObjectMap>;
+    programs: Record<string, VmProgram>; maps: Record<string, VmObjectMap>; hooks: VmHooks;
   }) {
+    this.hooks = parts.hooks;
     this.spec = parts.spec;
     this.memory = parts.memory;
     this.registry = parts.registry;
@@ -105,6 +118,96 @@ export class VmObject implements LoadedObject<VmProgram, VmObjectMap> {
   /** bpf_trace_printk's lines. */
   get tracePipe(): TracePipe {
     return this.host.tracePipe;
+  }
+
+  /** The simulated sockets its SOCKMAP/SOCKHASH, sk_msg and sock_ops programs work on. */
+  get sockets(): SocketWorld {
+    return socketWorld(this.registry);
+  }
+
+  /** Declares tracepoint `category:name`'s record format for {@link tracepoint} (see VmHooks.declareTracepoint). */
+  declareTracepoint(name: string, format: TracepointFormat | string | readonly TracepointFieldDecl[]): TracepointFormat {
+    return this.hooks.declareTracepoint(name, format);
+  }
+
+  /**
+   * Fires tracepoint `category:name`: the attached tracepoint programs run on its record
+   * (`fields` by the declared format, or raw bytes). Returns the number of programs run.
+   *
+   * @example
+   * obj.declareTracepoint('app:request', ['u32 status', '__data_loc char[] path']);
+   * using link = obj.programs.count_requests.attach();   // SEC("tp/app/request")
+   * obj.tracepoint('app:request', { status: 200, path: '/index.html' });
+   */
+  tracepoint(name: string, fields: Readonly<Record<string, TracepointValue>> | Uint8Array = {}): number {
+    return this.hooks.tracepoint(name, fields);
+  }
+
+  /** Fires raw tracepoint `name` with u64 `args`. */
+  rawTracepoint(name: string, args: ReadonlyArray<bigint | number>): number {
+    return this.hooks.rawTracepoint(name, args);
+  }
+
+  /** Fires the kprobes of `fn` with its arguments. */
+  kprobe(fn: string, args: ReadonlyArray<bigint | number>, regs?: PtRegs): number {
+    return this.hooks.kprobe(fn, args, regs);
+  }
+
+  /** Fires the kretprobes of `fn` with its return value. */
+  kretprobe(fn: string, ret: bigint | number, regs?: PtRegs): number {
+    return this.hooks.kretprobe(fn, ret, regs);
+  }
+
+  /** Fires the attached perf_event programs with a sample. */
+  perfEvent(data?: PerfEventData): number {
+    return this.hooks.perfEvent(data);
+  }
+
+  /**
+   * Wraps `target[method]` so each call runs the uprobes attached to `method` (and its
+   * uretprobes on the return value); dispose the result to unwrap.
+   *
+   * @example
+   * using probe = obj.uprobe(server, 'handle');    // SEC("uprobe/handle") programs see each call
+   */
+  uprobe<T extends object>(target: T, method: keyof T & string): Disposable {
+    return this.hooks.uprobe(target, method);
+  }
+
+  /** The object's BPF timers (bpf_timer_* helpers). */
+  get timers(): VmTimers {
+    return timersOf(this.registry, this.host);
+  }
+
+  /** Fires every timer due now on the host's clocks; returns how many callbacks ran. */
+  runTimers(): number {
+    if (this.#lifetime.disposed) throw new EbpfError('the VM object is disposed');
+    return this.timers.run();
+  }
+
+  /**
+   * Moves the host's ManualClock forward by `ns`, firing each timer when the clock reaches its
+   * expiry (in expiry order, re-armed timers included). Returns how many callbacks ran.
+   * Needs a host made with `clock: new ManualClock()`.
+   */
+  advanceTime(ns: bigint | number): number {
+    if (this.#lifetime.disposed) throw new EbpfError('the VM object is disposed');
+    const clock = this.host.manualClock;
+    if (clock === undefined) throw new EbpfError('advanceTime needs a host with a ManualClock (loadObjectVm(…, { host: { clock: new ManualClock() } }))');
+    if (BigInt(ns) < 0n) throw new RangeError(`advanceTime: ${ns} ns is negative`);
+    const target = clock.now + BigInt(ns);
+    let fired = 0;
+    for (;;) {
+      const next = this.timers.nextExpiry();
+      if (next === undefined || next > target) break;
+      if (next > clock.now) clock.set(next);
+      const round = this.timers.run(TIMER_ROUND_LIMIT);
+      if (round === 0) break; // the clock's reading disagrees with the expiry: nothing more will come due
+      if (round >= TIMER_ROUND_LIMIT) throw new EbpfError(`advanceTime: ${round} timer callbacks at ${clock.now} ns without the clock moving (a timer re-arming itself for now?)`);
+      fired += round;
+    }
+    clock.set(target);
+    return fired;
   }
 
   /** True once disposed. */
@@ -164,7 +267,7 @@ export function loadObjectVm(source: ObjectSpec | Uint8Array, options: VmObjectO
   if (kconfig?.data !== undefined) fillKconfig(spec.externs, kconfig.data, options.kconfig ?? {});
 
   try {
-    const { created, refused } = createMaps(spec.maps, registry);
+    const { created, refused } = createMaps(spec.maps, registry, spec.btf);
     const mapFor = (name: string): VmMap => {
       const map = created.get(name);
       if (map !== undefined) return map;
@@ -180,6 +283,7 @@ export function loadObjectVm(source: ObjectSpec | Uint8Array, options: VmObjectO
       if (lifetime.disposed) throw new EbpfError('the VM object is disposed');
     };
     const programs: Record<string, VmProgram> = Object.create(null);
+    const hooks = new VmHooks(memory, host, checkOpen);
     for (const { spec: p, instructions } of prepared) {
       if (options.verify ?? VERIFY_BY_DEFAULT) {
         const verifierOptions = typeof options.verify === 'object' ? options.verify : {};
@@ -196,10 +300,11 @@ export function loadObjectVm(source: ObjectSpec | Uint8Array, options: VmObjectO
         packet: () => current.packet,
         ...(options.maxInstructions === undefined ? {} : { maxInstructions: options.maxInstructions }),
       }));
-      programs[p.name] = new VmProgram(interpreter, { spec: p, registry, contexts, current, checkOpen });
+      programs[p.name] = new VmProgram(interpreter, { spec: p, registry, contexts, current, checkOpen, hooks });
     }
     fillProgramArrays(spec.maps, created, programs);
-    return new VmObject({ spec, memory, registry, host, lifetime, programs, maps: objectMaps(spec, created) });
+    timersOf(registry, host).programs = Object.values(programs).map((p) => p.interpreter);
+    return new VmObject({ spec, memory, registry, host, lifetime, programs, maps: objectMaps(spec, created), hooks });
   } catch (err) {
     registry[Symbol.dispose]();
     throw err;
@@ -217,7 +322,7 @@ function objectMaps(spec: ObjectSpec, created: ReadonlyMap<string, VmMap>): Reco
   const handles: Record<string, VmObjectMap> = Object.create(null);
   for (const m of spec.maps) {
     const map = created.get(m.name);
-    if (map !== undefined) handles[m.name] = new VmObjectMap(map, mapCodec(m, spec.btf, toId), { name: m.name, spec: m });
+    if (map !== undefined) handles[m.name] = new VmObjectMap(map, mapCodec(m, spec.btf, toId), { name: m.name, spec: m, ...(spec.btf === undefined ? {} : { btf: spec.btf }) });
   }
   return handles;
 }
@@ -257,12 +362,12 @@ function selectPrograms(spec: ObjectSpec, names: readonly string[] | undefined):
  * The VM maps of `specs`. A map the VM cannot make (an unimplemented type) is left out with
  * its error, which a program using it then reports; the object loads without it otherwise.
  */
-function createMaps(specs: readonly MapSpec[], registry: MapRegistry): { created: Map<string, VmMap>; refused: Map<string, Error> } {
+function createMaps(specs: readonly MapSpec[], registry: MapRegistry, btf: Btf | undefined): { created: Map<string, VmMap>; refused: Map<string, Error> } {
   const created = new Map<string, VmMap>();
   const refused = new Map<string, Error>();
   for (const spec of specs) {
     try {
-      created.set(spec.name, createMap(spec, registry));
+      created.set(spec.name, createMap(spec, registry, btf));
     } catch (err) {
       if (!(err instanceof NotSupportedError)) throw EbpfError.wrap(`create map '${spec.name}'`, err);
       refused.set(spec.name, new NotSupportedError(`map '${spec.name}': ${err.message}`, { cause: err }));
@@ -283,7 +388,7 @@ function createMaps(specs: readonly MapSpec[], registry: MapRegistry): { created
 }
 
 /** One VM map for `spec`: its inner-map template first, initial data written, read-only data frozen. */
-function createMap(spec: MapSpec, registry: MapRegistry): VmMap {
+function createMap(spec: MapSpec, registry: MapRegistry, btf?: Btf): VmMap {
   let innerMap: VmMap | undefined;
   if (spec.type === MapType.ARRAY_OF_MAPS || spec.type === MapType.HASH_OF_MAPS) {
     if (spec.innerMap === undefined) throw new EbpfError(`map '${spec.name}': a map of maps needs an inner map definition (__array(values, …))`);
@@ -294,6 +399,7 @@ function createMap(spec: MapSpec, registry: MapRegistry): VmMap {
   const map = registry.create({
     type: spec.type, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries, flags: spec.flags,
     mapExtra: spec.mapExtra, name: spec.name, ...(innerMap === undefined ? {} : { innerMap }),
+    fields: mapValueFields(btf, spec),
   });
   if (spec.data !== undefined) {
     map.update(u32(0), spec.data);

@@ -3,12 +3,15 @@
  * with the kernel's BPF_PROG_TEST_RUN shape, and a direct run with register arguments.
  */
 import { NotSupportedError } from '../../errors.js';
+import { ProgramType } from '../../object/uapi-types.js';
 import type { LoadedProgram, TestRunInput, TestRunOutput } from '../../object/loaded.js';
 import type { ProgramSpec } from '../../object/spec.js';
 import type { Interpreter, RunResult } from '../interpreter.js';
 import type { MapRegistry } from '../maps/registry.js';
 import type { Region } from '../memory.js';
 import { contextModel, type ContextModels } from './context.js';
+import type { VmAttachOptions, VmHooks, VmLink } from './hooks.js';
+import { attachSocketProgram, type VmSocketAttachOptions } from '../sockets/attach.js';
 
 /** A VM test run's outcome: the kernel's fields, and r0 whole with the instructions executed. */
 export interface VmTestRunOutput extends TestRunOutput {
@@ -30,6 +33,8 @@ export interface VmProgramParts {
   readonly current: { packet: Region | undefined };
   /** Throws once the object is disposed. */
   readonly checkOpen: () => void;
+  /** The object's hooks (tracepoints, probes, perf events) its tracing programs attach to. */
+  readonly hooks: VmHooks;
 }
 
 /**
@@ -39,7 +44,7 @@ export interface VmProgramParts {
  * const { retval } = obj.programs.count_syscall.testRun({ ctx: args });
  * obj.programs.on_packet.run(ctxAddress);          // r1 = ctxAddress
  */
-export class VmProgram implements LoadedProgram<TestRunInput, VmTestRunOutput, unknown, never> {
+export class VmProgram implements LoadedProgram<TestRunInput, VmTestRunOutput, VmAttachOptions, VmLink> {
   readonly name: string;
   readonly spec: ProgramSpec;
   /** The interpreter that runs it (shared registers and stack with the object's other programs). */
@@ -100,8 +105,29 @@ export class VmProgram implements LoadedProgram<TestRunInput, VmTestRunOutput, u
     }
   }
 
-  /** Attaching VM programs to hooks is not implemented yet. */
-  attach(): never {
-    throw new NotSupportedError(`attach program '${this.name}': the VM has no hooks to attach to yet`);
+  /**
+   * Attaches the program to the VM hook its type and section name (see hooks.ts): tracepoint
+   * `category:name`, raw tracepoint, kprobe/uprobe function, perf event. Closing the link
+   * detaches it. Throws NotSupportedError for program types the VM has no hook for.
+   *
+   * @example
+   * using link = obj.programs.on_request.attach();     // SEC("tp/app/request")
+   * obj.tracepoint('app:request', { status: 200 });
+   */
+  attach(options: VmAttachOptions & VmSocketAttachOptions = {}): VmLink {
+    this.#parts.checkOpen();
+    switch (this.spec.type) {
+      case ProgramType.TRACEPOINT:
+      case ProgramType.RAW_TRACEPOINT:
+      case ProgramType.KPROBE:
+      case ProgramType.PERF_EVENT:
+        return this.#parts.hooks.attach(this, options);
+      case ProgramType.SK_MSG:
+      case ProgramType.SK_SKB:
+      case ProgramType.SOCK_OPS:
+        return attachSocketProgram(this, this.#parts.registry, options);
+      default:
+        throw new NotSupportedError(`attach program '${this.name}': the VM has no hook for its program type yet`);
+    }
   }
 }

@@ -7,7 +7,10 @@
  *
  * - bpf_skb_store_bytes (9), bpf_l3_csum_replace (10), bpf_l4_csum_replace (11),
  *   bpf_redirect (23), bpf_skb_load_bytes (26), bpf_csum_diff (28), bpf_get_hash_recalc (34),
- *   bpf_skb_pull_data (39), bpf_set_hash (48).
+ *   bpf_skb_pull_data (39), bpf_set_hash (48);
+ * - and those that change the packet's shape (skb-resize.ts): bpf_skb_vlan_push/pop (18, 19),
+ *   bpf_skb_change_proto/type (31, 32), bpf_skb_change_tail (38), bpf_skb_change_head (43),
+ *   bpf_skb_adjust_room (50).
  *
  * Checksums are computed the way x86-64 does (32-bit one's-complement sums of little-endian
  * words, folded with end-around carry), which is what the kernel's test runs return.
@@ -17,9 +20,11 @@
  * the packet (FNV-1a) — not the kernel's value.
  */
 import { VmError } from '../errors.js';
-import type { HelperContext, HelperTable } from '../helpers.js';
-import type { Memory, Region } from '../memory.js';
+import type { Helper, HelperContext, HelperTable } from '../helpers.js';
+import type { Memory } from '../memory.js';
 import { SK_BUFF } from './sk-buff.js';
+import { skbHelperState, type SkbHelperState } from './skb-state.js';
+import { skbResizeHelpers } from './skb-resize.js';
 
 export const BPF_FUNC_skb_store_bytes = 9;
 export const BPF_FUNC_l3_csum_replace = 10;
@@ -60,23 +65,7 @@ const CSUM_MANGLED_0 = 0xffff;
 /** bpf_csum_diff's scratch buffer: at most 128 words of from and to together. */
 const CSUM_DIFF_MAX = 512;
 
-/** Per-run state the sk_buff keeps outside `struct __sk_buff`. */
-export interface SkbHelperState {
-  /** skb->sw_hash: the hash was set by software (bpf_set_hash) and is not recomputed. */
-  swHash: boolean;
-}
-
-/** State by the context struct's first region, so it starts afresh with every context. */
-const states = new WeakMap<Region, SkbHelperState>();
-
-/** The helper state of the `struct __sk_buff` at `address` (created on first use). */
-export function skbHelperState(memory: Memory, address: number): SkbHelperState {
-  const region = memory.near(address);
-  if (region === undefined || region.kind !== 'context') throw new RangeError(`no context struct at 0x${address.toString(16)}`);
-  let state = states.get(region);
-  if (state === undefined) states.set(region, state = { swHash: false });
-  return state;
-}
+export { skbHelperState, type SkbHelperState } from './skb-state.js';
 
 /** The sk_buff a helper's r1 names: its struct and packet window. */
 class Skb {
@@ -323,4 +312,5 @@ export const skbHelpers: HelperTable = new Map([
   [BPF_FUNC_get_hash_recalc, getHashRecalc],
   [BPF_FUNC_skb_pull_data, pullData],
   [BPF_FUNC_set_hash, setHash],
+  ...(skbResizeHelpers as ReadonlyMap<number, Helper>),
 ]);

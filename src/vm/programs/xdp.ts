@@ -13,7 +13,9 @@ import type { Interpreter } from '../interpreter.js';
 import type { Memory, Region } from '../memory.js';
 import { allocContext, contextBytes, releaseContext, type ContextStruct } from './layout.js';
 import { PacketBuffer } from './packet-buffer.js';
-import { xdpActionName } from './verdicts.js';
+import { clearXdpMapRedirect, takeXdpMapRedirect, type XdpRedirect } from '../helpers/redirect-map.js';
+import { takeSkbRedirect } from './skb-helpers.js';
+import { XdpAction, xdpActionName } from './verdicts.js';
 
 /** sizeof(struct xdp_md). */
 export const XDP_MD_SIZE = 24;
@@ -252,12 +254,25 @@ export interface XdpRunResult extends XdpReadBack {
   readonly action: string;
   readonly r0: bigint;
   readonly instructions: number;
+  /**
+   * With XDP_REDIRECT: where the frame goes — the devices, CPU or AF_XDP socket of the last
+   * successful bpf_redirect_map, or bpf_redirect's ifindex. Undefined when nothing valid was
+   * set (the kernel's xdp_do_redirect then fails and drops the frame).
+   */
+  readonly redirect?: XdpRedirect;
 }
 
 /** Runs `vm` once on `packet` as an XDP program, in the interpreter's memory. */
 export function runXdp(vm: Interpreter, packet: Uint8Array, options: XdpOptions = {}): XdpRunResult {
   using ctx = xdpContext(vm.memory, packet, options);
+  // The redirect info lives across runs in the kernel too, but each run starts from its own.
+  clearXdpMapRedirect(vm.memory);
+  takeSkbRedirect(vm.memory);
   const { r0, instructions } = vm.run(ctx.address);
   const verdict = Number(r0 & 0xffffffffn);
-  return { ...ctx.readBack(), verdict, action: xdpActionName(verdict), r0, instructions };
+  const byMap = takeXdpMapRedirect(vm.memory, options.ingressIfindex ?? 1);
+  const byIfindex = takeSkbRedirect(vm.memory);
+  const redirect = verdict !== XdpAction.REDIRECT ? undefined
+    : byMap ?? (byIfindex === undefined ? undefined : { flags: byIfindex.flags, ifindexes: [byIfindex.ifindex] });
+  return { ...ctx.readBack(), verdict, action: xdpActionName(verdict), r0, instructions, ...(redirect === undefined ? {} : { redirect }) };
 }

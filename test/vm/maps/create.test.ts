@@ -70,8 +70,7 @@ const cases: Case[] = [
 
 /** Types the VM refuses with NotSupportedError, and a kernel-valid example of each. */
 const UNSUPPORTED: Case[] = [
-  c(T.STACK_TRACE, 4, 8, 10), c(T.CGROUP_ARRAY, 4, 4, 2), c(T.DEVMAP, 4, 4, 2), c(T.SOCKMAP, 4, 4, 2), c(T.CPUMAP, 4, 4, 2),
-  c(T.XSKMAP, 4, 4, 2), c(T.SOCKHASH, 4, 4, 2), c(T.REUSEPORT_SOCKARRAY, 4, 4, 2), c(T.DEVMAP_HASH, 4, 4, 2),
+  c(T.REUSEPORT_SOCKARRAY, 4, 4, 2),
   c(T.USER_RINGBUF, 0, 0, 4096), c(T.SK_STORAGE, 4, 8, 0, F.NO_PREALLOC), c(T.ARENA, 0, 0, 1, F.MMAPABLE),
 ];
 

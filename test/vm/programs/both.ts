@@ -9,6 +9,7 @@ import {
   Interpreter, Memory, SK_BUFF_SIZE, XDP_MD, XDP_MD_SIZE, decodeSkBuff, encodeSkBuff, legacyPacket, runSkb, runXdp,
   xdpHelpers, type HelperTable, type SkBuff, type SkbOptions, type XdpOptions,
 } from '../../../src/vm/index.js';
+import { SKB_MAX_ALLOC } from '../../../src/vm/programs/skb.js';
 
 /** What one side made of one run. */
 export interface Outcome {
@@ -40,10 +41,10 @@ function skbCtxIn(options: SkbOptions): Uint8Array {
 
 const pick = (ctx: SkBuff): Record<string, unknown> => Object.fromEntries(SKB_OUT_FIELDS.map((f) => [f, ctx[f]]));
 
-/** Runs an skb program in the kernel with `options` as ctx_in. */
+/** Runs an skb program in the kernel with `options` as ctx_in (room in data_out for a packet grown to SKB_MAX_ALLOC). */
 export function kernelSkb(program: Program, frame: Uint8Array, options: SkbOptions = {}): Outcome | Refused {
   try {
-    const r = testRun(program, { data: frame, ctx: skbCtxIn(options), ctxSizeOut: SK_BUFF_SIZE, dataSizeOut: frame.length + 512 });
+    const r = testRun(program, { data: frame, ctx: skbCtxIn(options), ctxSizeOut: SK_BUFF_SIZE, dataSizeOut: frame.length + SKB_MAX_ALLOC + 512 });
     return { retval: r.retval, data: r.dataOut, ctx: pick(decodeSkBuff(r.ctxOut!)) };
   } catch (err) {
     if (err instanceof KernelError) return { refused: err.code };
