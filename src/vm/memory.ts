@@ -33,7 +33,7 @@ const PAGE = 65536;
 /** Offsets below this are never allocated, so NULL plus a small offset always faults. */
 const FIRST_ADDRESS = 0x1000;
 
-/** Linear memory with a region table and a first-fit allocator. */
+/** Linear memory with a region table and a first-fit allocator over an address-ordered, coalescing free list. */
 export class Memory {
   readonly wasm: WebAssembly.Memory;
   /** Views of the current buffer; replaced when memory grows (see `generation`). */
@@ -110,12 +110,69 @@ export class Memory {
 
   /** Returns a region's bytes to the allocator; later accesses to it fault. */
   release(region: Region): void {
-    const i = this.regions.indexOf(region as Region & Placed);
+    const i = this.indexOf(region as Region & Placed);
     if (i < 0) return;
     const placed = this.regions[i]!;
     this.regions.splice(i, 1);
-    this.free.push({ start: placed.base, end: placed.base + placed.span });
+    this.addFree(placed.base, placed.base + placed.span);
     this.generation++;
+  }
+
+  /** Bytes in free blocks below the allocation top (for tests of the allocator). */
+  get freeBytes(): number {
+    return this.free.reduce((n, f) => n + f.end - f.start, 0);
+  }
+
+  /** Index of `region` in the (address-sorted) table, or -1: a binary search by its placement. */
+  private indexOf(region: Region & Placed): number {
+    const rs = this.regions;
+    let lo = 0, hi = rs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = rs[mid]!;
+      if (r.base < region.base) lo = mid + 1;
+      else if (r.base > region.base) hi = mid - 1;
+      else {
+        // Adjacent parts of one allocation share no base; equal bases are one region (or a zero-span neighbour).
+        for (let j = mid; j >= 0 && rs[j]!.base === region.base; j--) if (rs[j] === region) return j;
+        for (let j = mid + 1; j < rs.length && rs[j]!.base === region.base; j++) if (rs[j] === region) return j;
+        return -1;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Adds `[start, end)` to the free list, kept sorted by address, merging it with the blocks
+   * it touches; a block reaching the top of the allocated space lowers the top instead. So
+   * memory freed and allocated over and over (a context per run) is found again at once.
+   */
+  private addFree(start: number, end: number): void {
+    const free = this.free;
+    let lo = 0, hi = free.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (free[mid]!.start < start) lo = mid + 1;
+      else hi = mid;
+    }
+    const prev = lo > 0 ? free[lo - 1] : undefined;
+    const next = free[lo];
+    if (prev !== undefined && prev.end === start) {
+      prev.end = end;
+      if (next !== undefined && next.start === end) {
+        prev.end = next.end;
+        free.splice(lo, 1);
+      }
+    } else if (next !== undefined && next.start === end) {
+      next.start = start;
+    } else {
+      free.splice(lo, 0, { start, end });
+    }
+    const last = free[free.length - 1];
+    if (last !== undefined && last.end === this.top) {
+      this.top = last.start;
+      free.pop();
+    }
   }
 
   /** The region wholly containing `[address, address + size)`, or undefined. */
@@ -152,17 +209,20 @@ export class Memory {
         if (start + size === f.end && start === f.start) this.free.splice(i, 1);
         else if (start === f.start) f.start = start + size;
         else {
-          // Keep both the alignment gap and the tail as free space.
+          // Keep both the alignment gap and the tail as free space (the tail right after the gap, in order).
           const tail = { start: start + size, end: f.end };
           f.end = start;
-          if (tail.start < tail.end) this.free.push(tail);
+          if (tail.start < tail.end) this.free.splice(i + 1, 0, tail);
         }
         return start;
       }
     }
     const start = alignUp(this.top, align);
     this.ensure(start + size); // may throw (memory exhausted): leave `top` as it was
+    const gap = this.top;
     this.top = start + size;
+    // The alignment gap is free space too, so freed neighbours can merge across it.
+    if (start > gap) this.addFree(gap, start);
     return start;
   }
 
