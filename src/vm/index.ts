@@ -8,3 +8,4 @@ export * from './maps/index.js';
 export * from './helpers/index.js';
 export * from './programs/index.js';
 export * from './object/index.js';
+export * from './sockets/index.js';

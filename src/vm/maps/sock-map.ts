@@ -7,7 +7,7 @@
  * program attached to the map at that moment); closing the socket takes it out of every map.
  */
 import { NotSupportedError } from '../../errors.js';
-import { Psock, TcpState, type VmSocket } from '../sockets/socket.js';
+import { Psock, TcpState, type SkbVerdictRun, type SkMsg, type SockLink, type VmSocket } from '../sockets/socket.js';
 import { socketWorld, type SocketWorld } from '../sockets/world.js';
 import { Errno } from './errno.js';
 import { MapError } from './errors.js';
@@ -40,14 +40,14 @@ export function checkSockMap(a: { type: number; keySize: number; valueSize: numb
 /** An sk_msg program attached to a sockmap (the run function sockets take when they join). */
 export interface SockMapProgram {
   readonly name: string;
-  readonly run: (msg: import('../sockets/socket.js').SkMsg) => number;
+  readonly run: (msg: SkMsg) => number;
 }
 
 /** An sk_skb verdict program attached to a sockmap, as stream_verdict or skb_verdict. */
 export interface SockMapVerdict {
   readonly name: string;
   readonly kind: 'stream_verdict' | 'skb_verdict';
-  readonly run: import('../sockets/socket.js').SkbVerdictRun;
+  readonly run: SkbVerdictRun;
 }
 
 /** What SOCKMAP and SOCKHASH share: the socket world, the programs, linking sockets in. */
@@ -160,7 +160,7 @@ export abstract class SockMapBase extends BaseMap {
   }
 
   /** sock_map_unref: one map slot lets go of the socket. */
-  protected unref(sock: VmSocket, link: import('../sockets/socket.js').SockLink): void {
+  protected unref(sock: VmSocket, link: SockLink): void {
     const psock = sock.psock;
     if (psock === undefined) return;
     psock.links.delete(link);
@@ -179,7 +179,7 @@ export abstract class SockMapBase extends BaseMap {
 
 interface Slot {
   readonly sock: VmSocket;
-  readonly link: import('../sockets/socket.js').SockLink;
+  readonly link: SockLink;
 }
 
 /** BPF_MAP_TYPE_SOCKMAP: sockets by u32 index. */

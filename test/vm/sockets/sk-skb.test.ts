@@ -99,8 +99,8 @@ describe('sk_skb verdict programs, VM against the kernel', { skip: kernelSkip() 
       {
         using obj = loadObject(OBJECT, { variables: s.variables, programs: [s.program, 'msg_prog'] }) as unknown as ObjectLike;
         using sockets = new KernelBackend();
-        // Egress redirects go through a work queue: give it a moment.
-        kernel = transcript(obj, sockets, s, () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30));
+        // Redirected segments go through the target's work queue: give it a moment (even on a busy machine).
+        kernel = transcript(obj, sockets, s, () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100));
       }
       using vmObj = loadObjectVm(OBJECT, { variables: s.variables, programs: [s.program, 'msg_prog'] });
       using sockets = new VmBackend(vmObj.registry);
