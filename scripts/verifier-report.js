@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { reportOnFiles, formatReport } = await import(join(root, 'dist/src/cli/verify.js'));
+const { unprivOracleUnavailable } = await import(join(root, 'dist/src/cli/verify-unpriv.js'));
 
 const args = process.argv.slice(2);
 const json = args.includes('-j') || args.includes('--json');
@@ -23,7 +24,10 @@ if (missing.length > 0) {
   console.error(`verifier-report: not found: ${missing.join(', ')}`);
   process.exit(2);
 }
-const reports = reportOnFiles(files);
+// The unprivileged column: the socket filter / cgroup_skb cases loaded by an unprivileged child.
+const unprivWhy = unprivOracleUnavailable();
+if (unprivWhy !== undefined) console.error(`verifier-report: no unprivileged column: ${unprivWhy}`);
+const reports = reportOnFiles(files, { unprivileged: unprivWhy === undefined });
 if (json) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
 else process.stdout.write(formatReport(reports));
-process.exit(reports.some((r) => r.summary.falseAccepts > 0) ? 1 : 0);
+process.exit(reports.some((r) => r.summary.falseAccepts > 0 || (r.unprivileged?.falseAccepts ?? 0) > 0) ? 1 : 0);

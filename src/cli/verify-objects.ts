@@ -16,6 +16,7 @@ import { licenseIsGplCompatible } from '../verifier/ctx-tracing.js';
 import { type ExceptionCallback, ExceptionCallbackError, findExceptionCallback } from '../verifier/exception.js';
 import { vmlinuxBtf } from '../kernel/link/btf-target.js';
 import { mapFieldInfo } from '../vm/object/verify.js';
+import { describeGlobalFunc } from '../verifier/global-func.js';
 
 /** One program of an object: what the kernel and we decided. */
 export interface ObjectProgramVerdict {
@@ -255,6 +256,8 @@ function funcInfoOf(load: RecordedLoad, blobs: ReadonlyMap<number, Uint8Array>):
       ret = btf.type(ret.type);
     }
     const scalarReturn = (ret.kind === 'int' && ret.size <= 8) || ret.kind === 'enum' || ret.kind === 'enum64';
-    return { insn, linkage: fn.linkage, scalarReturn };
+    // Global functions are verified on their own, with the arguments their BTF types.
+    const signature = fn.linkage === 1 ? describeGlobalFunc(btf, typeId, load.progType) : {};
+    return { insn, linkage: fn.linkage, scalarReturn, name: fn.name, ...signature };
   });
 }

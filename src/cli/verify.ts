@@ -18,7 +18,7 @@ import { isElf, loadProgramFile } from './program-file.js';
 import { type ComparisonSummary, compareWithKernel, probeTestingFlags } from './verify-kernel.js';
 import { compareUnprivileged } from './verify-unpriv.js';
 
-const USAGE = `Usage: ebpf verify OBJ|FILE.bin|FILE.s [--prog NAME] [--type TYPE] [--log-level 1|2] [--explain] [-j]
+const USAGE = `Usage: ebpf verify OBJ|FILE.bin|FILE.s [--prog NAME] [--type TYPE] [--log-level 1|2] [--explain] [--unprivileged] [-j]
        ebpf verify --cases FILE.json [--compare-kernel] [-j]
 
 Checks a program with the userspace verifier (the kernel's rules for a privileged loader)
@@ -31,6 +31,8 @@ The verifier is conservative: what it does not model yet it rejects, saying so.
   --log-level N      1: instructions on each path; 2: and the register state after each
   --explain          explain a rejection in plain words: where the offending value came
                      from, the path that led to the instruction, the missing check
+  --unprivileged     the rules for a loader without CAP_BPF/CAP_PERFMON: no pointer
+                     leaks, comparisons or loops, Spectre-safe pointer arithmetic
   --cases FILE.json  run test_verifier-style cases (../shared/testdata/kernel-verifier)
   --compare-kernel   with --cases: load each case into the running kernel (root) and
                      report agreement, false accepts and false rejects
@@ -166,6 +168,7 @@ export const verifyCommand: Command = {
         explain: { type: 'boolean' },
         cases: { type: 'string' },
         'compare-kernel': { type: 'boolean' },
+        unprivileged: { type: 'boolean' },
         json: { type: 'boolean', short: 'j' },
       },
     });
@@ -232,6 +235,7 @@ export const verifyCommand: Command = {
     const steps: VerifierStep[] = [];
     const result = verify(program, {
       progType: progType ?? ProgramType.SOCKET_FILTER, expectedAttachType: attachType, maps: mapOf, logLevel: logLevel as 0 | 1 | 2, gplCompatible,
+      ...(values.unprivileged ? { privileged: false } : {}),
       ...(json && logLevel === 2 ? { onStep: (step: VerifierStep) => steps.push(step) } : {}),
     });
     // JSON always carries the explanation of a rejection; text only with --explain.

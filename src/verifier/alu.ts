@@ -11,6 +11,7 @@ import {
 } from './reg.js';
 import { scalarAlu } from './scalar-alu.js';
 import { typeName } from './mem.js';
+import { checkPointerAluOp, sanitizeCheckBounds, sanitizeCommit, sanitizePtrAlu, sanitizeValAlu } from './unpriv.js';
 import type { VerifierState } from './state.js';
 import { U64_MAX, tnumAdd, tnumIsConst, tnumSub } from './tnum.js';
 
@@ -63,7 +64,7 @@ function pointerArith(env: Env, insn: AluInstruction, dst: Reg, ptr: Reg, offReg
     return;
   }
   if (!insn.alu64) {
-    if (op === 'sub') { markUnknown(dst); return; }
+    if (op === 'sub' && env.privileged) { markUnknown(dst); return; }
     reject(env, `R${regno} 32-bit pointer arithmetic prohibited`);
   }
   if (ptr.maybeNull) reject(env, `R${regno} pointer arithmetic on ${typeName(ptr)} prohibited, null-check it first`);
@@ -86,6 +87,9 @@ function pointerArith(env: Env, insn: AluInstruction, dst: Reg, ptr: Reg, offReg
   const ptrCopy = ptr.clone();
   checkSaneOffset(env, offReg, ptr.type);
   checkSaneOffset(env, ptrCopy, ptr.type);
+  // unpriv.ts: Spectre v1 masking needs a bounded offset and a stack or map value pointer.
+  const offIsDst = dst === offReg;
+  const sanitize = (op === 'add' || op === 'sub') ? sanitizePtrAlu(env, insn, ptrCopy, offReg, offIsDst) : undefined;
   const out = ptrCopy.clone();
   markUnbounded32(out);
   switch (op) {
@@ -127,6 +131,8 @@ function pointerArith(env: Env, insn: AluInstruction, dst: Reg, ptr: Reg, offReg
   }
   checkSaneOffset(env, out, ptr.type);
   boundsSync(out);
+  sanitizeCheckBounds(env, regno, out);
+  sanitizeCommit(env, insn, sanitize, out, offIsDst);
   dst.assign(out);
 }
 
@@ -136,6 +142,7 @@ export function checkAlu(env: Env, state: VerifierState, insn: AluInstruction): 
   const op = insn.op;
   if (op === 'neg') {
     const dst = checkReadable(env, state, insn.dst);
+    checkPointerAluOp(env, dst, insn.dst, 'arithmetic');
     checkWritable(env, insn.dst);
     if (dst.type === 'scalar') scalarAlu('neg', insn.alu64, dst, dst);
     else markUnknown(dst);
@@ -145,6 +152,7 @@ export function checkAlu(env: Env, state: VerifierState, insn: AluInstruction): 
     const src = insn.useReg ? checkReadable(env, state, insn.src) : undefined;
     checkWritable(env, insn.dst);
     const dst = regs[insn.dst]!;
+    if (src !== undefined && (!insn.alu64 || op === 'movsx')) checkPointerAluOp(env, src, insn.src, insn.alu64 ? 'sign-extension' : 'partial copy');
     if (src === undefined) {
       markKnown(dst, insn.alu64 ? BigInt(insn.imm) : BigInt(insn.imm >>> 0));
       return;
@@ -200,7 +208,7 @@ export function checkAlu(env: Env, state: VerifierState, insn: AluInstruction): 
   }
   if (src.type !== 'scalar') {
     if (dst.type !== 'scalar') {
-      if (op === 'sub') { markUnknown(dst); dst.id = 0; return; }
+      if (op === 'sub' && env.privileged) { markUnknown(dst); dst.id = 0; return; }
       reject(env, `R${insn.dst} pointer ${ALU_STR[op]} pointer prohibited`);
     }
     pointerArith(env, insn, dst, src, dst);
@@ -210,6 +218,7 @@ export function checkAlu(env: Env, state: VerifierState, insn: AluInstruction): 
     pointerArith(env, insn, dst, dst, src);
     return;
   }
+  sanitizeValAlu(env, insn); // unpriv.ts
   scalarAlu(op, insn.alu64, dst, src);
   dst.id = 0;
 }
@@ -217,6 +226,7 @@ export function checkAlu(env: Env, state: VerifierState, insn: AluInstruction): 
 /** Byte swaps: the result is an unknown scalar (the kernel learns nothing either). */
 export function checkEndian(env: Env, state: VerifierState, dstno: number): void {
   const dst = checkReadable(env, state, dstno);
+  checkPointerAluOp(env, dst, dstno, 'arithmetic');
   checkWritable(env, dstno);
   markUnknown(dst);
 }

@@ -285,6 +285,9 @@ export function markPtrOrNull(state: VerifierState, reg: Reg, isNull: boolean): 
     if (r.type === 'map_value' && (r.map?.type === MapType.SOCKMAP || r.map?.type === MapType.SOCKHASH)) {
       r.type = 'sock';
       r.map = undefined;
+    } else if (r.type === 'map_value' && r.map?.type === MapType.XSKMAP) {
+      r.type = 'xdp_sock';
+      r.map = undefined;
     }
     // kernel: reg_may_point_to_spin_lock: a map value holding a lock keeps its id (the lock's identity).
     if (!(r.type === 'map_value' && r.map?.spinLockOff !== undefined)) r.id = 0;

@@ -16,6 +16,7 @@ import { isSockType } from './sock.js';
 import { type MapInfo, Reg, boundsSync, isNullScalar, markNotInit, markPointer, markUnknown } from './reg.js';
 import { BPF_REG_SIZE, Frame, MAX_BPF_STACK, STACK_SPILL, STACK_ZERO, VerifierState } from './state.js';
 import { formatTnum, tnumIsConst } from './tnum.js';
+import { checkLeak, unprivHelperAllowed } from './unpriv.js';
 
 const MAX_CALL_FRAMES = 8;
 const MAX_ERRNO = 4095n;
@@ -209,7 +210,7 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
   }
   if (id < 0 || id >= BPF_FUNC_MAX_ID) reject(env, `invalid func ${helperName(id)}#${id}`);
   const proto = helperProto(env.progType, id, env.attachType);
-  if (proto === undefined) reject(env, `program of this type cannot use helper ${helperName(id)}#${id}`);
+  if (proto === undefined || !unprivHelperAllowed(env, id)) reject(env, `program of this type cannot use helper ${helperName(id)}#${id}`);
   if (!env.gplCompatible && helperIsGplOnly(env.progType, id)) reject(env, 'cannot call GPL-restricted function from non-GPL compatible program');
   const regs = state.cur.regs;
   let map: MapInfo | undefined;
@@ -227,7 +228,7 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
     const regno = i + 1;
     const t: ArgType = args[i]!;
     const reg = checkReadable(env, state, regno);
-    if (t === 'anything') continue;
+    if (t === 'anything') { checkLeak(env, reg, regno, 'helper function'); continue; } // unpriv.ts
     if (reg.refObjId !== 0) {
       if (refArgs !== 0) reject(env, `more than one arg with ref_obj_id R${regno} ${refArgs} ${reg.refObjId}`);
       refArgs = reg.refObjId;
@@ -258,13 +259,16 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
         break;
       case 'map_key':
       case 'map_value':
+      case 'map_value_or_null':
       case 'map_value_uninit': {
+        if (t === 'map_value_or_null' && isNullScalar(reg)) break;
         if (!(reg.type === 'fp' || reg.isPkt || reg.type === 'map_key' || reg.type === 'map_value') || reg.maybeNull) {
           reject(env, `R${regno} type=${typeName(reg)} expected=fp, pkt, pkt_meta, map_key, map_value`);
         }
         if (map === undefined) reject(env, `invalid map_ptr to access map->${t === 'map_key' ? 'key' : 'value'}`);
         helperMemAccess(env, state, regno, t === 'map_key' ? map.keySize : map.valueSize, t === 'map_value_uninit', false, pktAccess);
-        if (t === 'map_key' && canElideValueNullness(map.type)) constMapKey = constantMapKey(state, reg, map.keySize);
+        // kernel: get_constant_map_key needs bpf_capable.
+        if (t === 'map_key' && env.privileged && canElideValueNullness(map.type)) constMapKey = constantMapKey(state, reg, map.keySize);
         break;
       }
       case 'fixed_mem8_uninit': {
@@ -360,7 +364,8 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
   if (releaseRef !== 0) {
     if (!state.refs.some((r) => r.id === releaseRef)) reject(env, `func ${helperName(id)}#${id} reference has not been acquired before`);
     state.refs = state.refs.filter((r) => r.id !== releaseRef);
-    state.forEachReg((r) => { if (r.refObjId === releaseRef) markUnknown(r); });
+    // kernel: mark_reg_invalid — unknown for a privileged loader, unreadable without allow_ptr_leaks.
+    state.forEachReg((r) => { if (r.refObjId === releaseRef) { if (env.privileged) markUnknown(r); else markNotInit(r); } });
   }
   if (id === 12 && state.refs.length > 0) reject(env, 'tail_call would lead to reference leak');
 
@@ -400,6 +405,9 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
           cb.frames = [frame];
           cb.refs = [];
           cb.activeLock = undefined;
+          // A state of its own: no parent checkpoint waits for it (kernel: push_async_cb does not copy the caller's state).
+          if (cb.parent !== undefined) cb.parent.pending--;
+          cb.parent = undefined;
           return;
         }
         const callee = new Frame(cb.frames.length, sub, callsite);

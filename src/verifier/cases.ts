@@ -100,7 +100,7 @@ export const FIXUP_MAPS: ReadonlyMap<string, FixupMap> = new Map<string, FixupMa
   ['map_array_ro', { type: MapType.ARRAY, keySize: 4, valueSize: TEST_VAL_SIZE, maxEntries: 1, flags: MapFlag.RDONLY_PROG }],
   ['map_array_wo', { type: MapType.ARRAY, keySize: 4, valueSize: TEST_VAL_SIZE, maxEntries: 1, flags: MapFlag.WRONLY_PROG }],
   ['map_array_small', { type: MapType.ARRAY, keySize: 4, valueSize: 1, maxEntries: 1, flags: 0 }],
-  ['sk_storage_map', { type: MapType.SK_STORAGE, keySize: 4, valueSize: 8, maxEntries: 0, flags: MapFlag.NO_PREALLOC, btfValueTypeId: 3, hasSpecialFields: true }],
+  ['sk_storage_map', { type: MapType.SK_STORAGE, keySize: 4, valueSize: 8, maxEntries: 0, flags: MapFlag.NO_PREALLOC, btfValueTypeId: 3, spinLockOff: 4 }],
   ['map_event_output', { type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0 }],
   ['map_reuseport_array', { type: MapType.REUSEPORT_SOCKARRAY, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0 }],
   ['map_ringbuf', { type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096, flags: 0 }],

@@ -6,8 +6,11 @@
 import type { Instruction } from '../isa/index.js';
 import { VerifierReject } from './env.js';
 
-/** Helper ids that call a callback (bpf_for_each_map_elem, bpf_loop). */
-const CALLBACK_CALLS: ReadonlySet<number> = new Set([164, 181]);
+/**
+ * Helper ids that call a callback (bpf_for_each_map_elem, bpf_loop) or schedule one
+ * (bpf_timer_set_callback: a prune point, or its async state is pushed at every visit).
+ */
+const CALLBACK_CALLS: ReadonlySet<number> = new Set([164, 181, 170]);
 
 export interface ControlFlow {
   /** Subprogram start slots, sorted, [0] = 0. */

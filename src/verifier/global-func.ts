@@ -6,6 +6,7 @@
  */
 import type { Btf } from '../btf/index.js';
 import { ProgramType } from '../object/uapi-types.js';
+import type { FuncInfo } from './verifier.js';
 
 /** How a global function's argument is typed (kernel: bpf_subprog_arg_info). */
 export type GlobalParam =
@@ -92,4 +93,21 @@ function isCtxPointer(btf: Btf, target: number, progType: number): boolean {
   if (t.kind !== 'struct') return false;
   const want = progType === ProgramType.KPROBE ? 'pt_regs' : CTX_STRUCT.get(progType);
   return want !== undefined && t.name === want;
+}
+
+/**
+ * The verifier's func_info from a program's BTF and its func_info records (`insn`: the
+ * function's first slot, `typeId`: its BTF FUNC): linkage, whether it returns a scalar, and for
+ * global functions their signature (kernel: check_btf_func, btf_prepare_func_args).
+ */
+export function funcInfoFromBtf(btf: Btf, records: readonly { readonly insn: number; readonly typeId: number }[], progType: number): FuncInfo[] {
+  return records.map(({ insn, typeId }) => {
+    const fn = btf.type(typeId);
+    if (fn.kind !== 'func') throw new Error(`func_info type ${typeId} is not a FUNC`);
+    const proto = btf.type(fn.type);
+    if (proto.kind !== 'func_proto') throw new Error(`FUNC ${fn.name} does not name a FUNC_PROTO`);
+    const ret = btf.type(btf.resolve(proto.returnType));
+    const scalarReturn = proto.returnType !== 0 && ((ret.kind === 'int' && ret.size <= 8) || ret.kind === 'enum' || ret.kind === 'enum64');
+    return { insn, linkage: fn.linkage, scalarReturn, name: fn.name, ...(fn.linkage === 1 ? describeGlobalFunc(btf, typeId, progType) : {}) };
+  });
 }

@@ -53,7 +53,9 @@ export type ArgType =
   /** A referenced socket to release (ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE). */
   | 'sock_release'
   /** A full socket, or NULL (ARG_PTR_TO_SOCKET | PTR_MAYBE_NULL). */
-  | 'sock_or_null';
+  | 'sock_or_null'
+  /** Pointer to map value_size readable bytes, or NULL (ARG_PTR_TO_MAP_VALUE | PTR_MAYBE_NULL). */
+  | 'map_value_or_null';
 
 export type RetType = 'integer' | 'void' | 'map_value_or_null' | 'ringbuf_mem_or_null'
   | 'sock_or_null' | 'sock_common_or_null' | 'tcp_sock_or_null'
@@ -147,7 +149,7 @@ const pkt = true;
 /** Prototypes by helper id. */
 export const HELPER_PROTOS: ReadonlyMap<number, HelperProto> = new Map<number, HelperProto>([
   [1, { args: ['map_ptr', 'map_key'], ret: 'map_value_or_null', pktAccess: true,
-    mapTypes: [...MAP_OPS, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.SOCKMAP, MapType.SOCKHASH] }],
+    mapTypes: [...MAP_OPS, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.SOCKMAP, MapType.SOCKHASH, MapType.XSKMAP] }],
   [2, { args: ['map_ptr', 'map_key', 'map_value', 'anything'], ret: INT, pktAccess: true, mapTypes: MAP_OPS }],
   [3, { args: ['map_ptr', 'map_key'], ret: INT, pktAccess: true, mapTypes: MAP_OPS }],
   [4, { args: ['uninit_mem', 'size_or_zero', 'anything'], ret: INT }],
@@ -241,10 +243,11 @@ export const HELPER_PROTOS: ReadonlyMap<number, HelperProto> = new Map<number, H
   [170, { args: ['timer', 'func'], ret: INT }],
   [171, { args: ['timer', 'anything', 'anything'], ret: INT }],
   [172, { args: ['timer'], ret: INT }],
-  // net/core/filter.c: socket lookups (acquire a reference), release, casts, sk_assign, syncookies.
-  [84, { args: ['ctx', 'mem', 'size', 'anything', 'anything'], ret: 'sock_or_null', pktAccess: true }],
-  [85, { args: ['ctx', 'mem', 'size', 'anything', 'anything'], ret: 'sock_or_null', pktAccess: true }],
-  [99, { args: ['ctx', 'mem', 'size', 'anything', 'anything'], ret: 'sock_common_or_null', pktAccess: true }],
+  // net/core/filter.c: socket lookups (acquire a reference; a zero tuple size passes the verifier), release,
+  // casts, sk_assign, syncookies.
+  [84, { args: ['ctx', 'mem', 'size_or_zero', 'anything', 'anything'], ret: 'sock_or_null', pktAccess: true }],
+  [85, { args: ['ctx', 'mem', 'size_or_zero', 'anything', 'anything'], ret: 'sock_or_null', pktAccess: true }],
+  [99, { args: ['ctx', 'mem', 'size_or_zero', 'anything', 'anything'], ret: 'sock_common_or_null', pktAccess: true }],
   [86, { args: ['sock_release'], ret: INT }],
   [95, { args: ['sock_common'], ret: 'sock_or_null' }],
   [96, { args: ['sock_common'], ret: 'tcp_sock_or_null' }],
@@ -252,6 +255,9 @@ export const HELPER_PROTOS: ReadonlyMap<number, HelperProto> = new Map<number, H
   [97, { args: ['ctx'], ret: INT }],
   [100, { args: ['btf_sock_common', 'mem', 'size', 'mem', 'size'], ret: INT, pktAccess: true }],
   [124, { args: ['ctx', 'btf_sock_common', 'anything'], ret: INT }],
+  // net/core/bpf_sk_storage.c: bpf_sk_storage_get_proto, bpf_sk_storage_delete_proto (the socket-pointer forms).
+  [107, { args: ['map_ptr', 'btf_sock_common', 'map_value_or_null', 'anything'], ret: 'map_value_or_null', mapTypes: [MapType.SK_STORAGE] }],
+  [108, { args: ['map_ptr', 'btf_sock_common'], ret: INT, mapTypes: [MapType.SK_STORAGE] }],
 ]);
 
 /** kernel: bpf_sk_lookup_assign_proto: sk_lookup programs' bpf_sk_assign takes a full socket or NULL. */
@@ -274,6 +280,8 @@ export const MAP_TYPE_HELPERS: ReadonlyMap<number, readonly number[]> = new Map<
   // Updates from the program (may_update_sockmap) are not modelled: only the helpers made for these maps.
   [MapType.SOCKMAP, [1, 52, 53, 60, 82]],
   [MapType.SOCKHASH, [1, 70, 71, 72, 82]],
+  [MapType.SK_STORAGE, [107, 108, 194]],
+  [MapType.XSKMAP, [1, 51]],
 ]);
 
 // kernel: bpf_base_func_proto (6.18) as a root loader sees it, in its three tiers (the helpers of
@@ -289,9 +297,9 @@ const BASE = [...BASE_ALL, ...BASE_BPF, ...BASE_PERFMON];
 // kernel: bpf_sk_base_func_proto: the base plus ktime_get_coarse_ns (and skc_to_* casts, not modelled).
 const SK_BASE = [...BASE, 160];
 const SK_FILTER = [...SK_BASE, 25, 26, 46, 47, 68];
-const TC = [...SK_BASE, 9, 10, 11, 13, 17, 18, 19, 23, 25, 26, 28, 34, 39, 46, 47, 68, 84, 85, 86, 95, 96, 97, 98, 99, 100, 124];
+const TC = [...SK_BASE, 9, 10, 11, 13, 17, 18, 19, 23, 25, 26, 28, 34, 39, 46, 47, 68, 84, 85, 86, 95, 96, 97, 98, 99, 100, 124, 107, 108];
 const XDP = [...SK_BASE, 23, 25, 28, 44, 51, 54, 65, 84, 85, 86, 99, 100];
-const CGROUP_SKB = [...SK_BASE, 25, 26, 46, 47, 68, 84, 85, 86, 95, 96, 97, 98, 99];
+const CGROUP_SKB = [...SK_BASE, 25, 26, 46, 47, 68, 84, 85, 86, 95, 96, 97, 98, 99, 107, 108];
 const SK_SKB = [...SK_BASE, 9, 25, 26, 39, 46, 47, 52, 72, 84, 85, 86, 99];
 // kernel: sock_addr_func_proto, sock_filter_func_proto, sk_msg_func_proto, sk_lookup_func_proto (the subset modelled).
 const SOCK_ADDR = [...SK_BASE, 14, 15, 46, 122, 84, 85, 86, 99];

@@ -10,6 +10,7 @@ import { BPF_MAX_VAR_OFF, type Env, reject } from './env.js';
 import { btfPointerAccess, markBtfPointer, tracingTarget } from './btf-ptr.js';
 import { tracingCtxAccess } from './ctx-tracing.js';
 import { sockFieldOk } from './sock.js';
+import { checkLeak, isPointerValue, unprivCtxAccessOk } from './unpriv.js';
 import {
   Reg, S64_MIN, coerceToSize, coerceToSizeSx, isNullScalar, markKnown, markPointer, markUnknown, regWidth,
 } from './reg.js';
@@ -26,7 +27,7 @@ export const typeName = (r: Reg): string => (r.type === 'not_init' ? '?' : r.typ
 
 const POINTER_DESC: Partial<Record<string, string>> = {
   pkt: 'packet ', pkt_meta: 'packet ', map_value: 'value ', map_key: 'key ', ctx: 'context ', fp: 'stack ',
-  sock: 'sock ', sock_common: 'sock_common ', tcp_sock: 'tcp_sock ', flow_keys: 'flow keys ',
+  sock: 'sock ', sock_common: 'sock_common ', tcp_sock: 'tcp_sock ', xdp_sock: 'xdp_sock ', flow_keys: 'flow keys ',
 };
 
 /** kernel: check_ptr_alignment. The stack is always checked; other pointers with BPF_F_STRICT_ALIGNMENT. */
@@ -88,7 +89,8 @@ function stackFrame(state: VerifierState, reg: Reg): Frame {
 }
 
 /** kernel: check_stack_access_within_bounds; returns [minOff, maxOff) of the bytes touched. */
-function stackBounds(env: Env, regno: number, reg: Reg, off: number, size: number, kind: 'read from' | 'write to' | 'indirect access to'): [number, number] {
+function stackBounds(env: Env, regno: number, reg: Reg, off: number, size: number, kind: 'read from' | 'write to' | 'indirect access to',
+  reading?: Frame): [number, number] {
   let min: bigint;
   let max: bigint;
   if (tnumIsConst(reg.varOff)) {
@@ -104,6 +106,12 @@ function stackBounds(env: Env, regno: number, reg: Reg, off: number, size: numbe
   if (min < -BigInt(MAX_BPF_STACK) || max > 0n || size < 0) {
     if (tnumIsConst(reg.varOff)) reject(env, `invalid ${kind} stack R${regno} off=${min} size=${size}`);
     reject(env, `invalid variable-offset ${kind} stack R${regno} var_off=${formatTnum(reg.varOff)} off=${off} size=${size}`);
+  }
+  // unpriv.ts: without allow_uninit_stack a read must stay within the stack grown so far
+  // (kernel: check_stack_slot_within_bounds, allocated_stack rounded up to 8 bytes).
+  if (reading !== undefined && !env.privileged && min < -BigInt(Math.ceil(reading.depth / BPF_REG_SIZE) * BPF_REG_SIZE)) {
+    if (tnumIsConst(reg.varOff)) reject(env, `invalid read from stack R${regno} off=${min} size=${size}`);
+    reject(env, `invalid variable-offset read from stack R${regno} var_off=${formatTnum(reg.varOff)} off=${off} size=${size}`);
   }
   return [Number(min), Number(max)];
 }
@@ -144,12 +152,18 @@ export function stackWrite(env: Env, state: VerifierState, regno: number, reg: R
   const spi = byteIndex(minOff) >> 3;
   const aligned = minOff % BPF_REG_SIZE === 0;
   const src = 'reg' in value ? value.reg : undefined;
-  if (src !== undefined && aligned && src.type === 'scalar') {
+  // unpriv.ts: without allow_ptr_leaks a spilled pointer may only be overwritten whole; without
+  // bpf_capable scalars are not tracked through the stack (the bytes become misc or zero).
+  const slotSpilled = frame.stack[spi * BPF_REG_SIZE + BPF_REG_SIZE - 1] === STACK_SPILL ? frame.spills[spi] : undefined;
+  if (!env.privileged && slotSpilled !== undefined && slotSpilled.type !== 'scalar' && size !== BPF_REG_SIZE) {
+    reject(env, 'attempt to corrupt spilled pointer on stack');
+  }
+  if (src !== undefined && aligned && src.type === 'scalar' && env.privileged) {
     saveRegister(frame, spi, src, size);
     if (regWidth(src) > size * 8) frame.spills[spi]!.id = 0;
     return;
   }
-  if ('imm' in value && aligned) {
+  if ('imm' in value && aligned && env.privileged) {
     const r = new Reg();
     markKnown(r, BigInt(value.imm));
     saveRegister(frame, spi, r, size);
@@ -182,7 +196,7 @@ function saveRegister(frame: Frame, spi: number, reg: Reg, size: number): void {
  */
 export function stackRead(env: Env, state: VerifierState, regno: number, reg: Reg, off: number, size: number, dst: Reg | undefined): void {
   const frame = stackFrame(state, reg);
-  const [minOff, maxOff] = stackBounds(env, regno, reg, off, size, 'read from');
+  const [minOff, maxOff] = stackBounds(env, regno, reg, off, size, 'read from', frame);
   noteDepth(env, frame, minOff);
   if (!tnumIsConst(reg.varOff)) {
     // Privileged: uninitialised bytes read as unknown; spilled pointers read as scalars.
@@ -199,6 +213,7 @@ export function stackRead(env: Env, state: VerifierState, regno: number, reg: Re
     if (size !== BPF_REG_SIZE || spillSize !== BPF_REG_SIZE) {
       if (spilled.type !== 'scalar') reject(env, 'invalid size of register fill');
       if (dst === undefined) return;
+      if (!env.privileged) uninitStackRead(env, frame, minOff, maxOff, undefined);
       if (size <= spillSize && minOff % BPF_REG_SIZE === 0) {
         dst.assign(spilled);
         if (regWidth(spilled) > size * 8) dst.id = 0;
@@ -216,8 +231,11 @@ export function stackRead(env: Env, state: VerifierState, regno: number, reg: Re
       return;
     }
     if (dst !== undefined) dst.assign(spilled);
+    // kernel: check_stack_read_fixed_off with dst_regno -1 (an atomic's operand), unpriv.ts.
+    else if (isPointerValue(env, spilled)) reject(env, `leaking pointer from stack off ${minOff}`);
     return;
   }
+  if (!env.privileged) uninitStackRead(env, frame, minOff, maxOff, undefined);
   let zeros = 0;
   for (let o = minOff; o < maxOff; o++) {
     const t = frame.stack[byteIndex(o)];
@@ -229,6 +247,24 @@ export function stackRead(env: Env, state: VerifierState, regno: number, reg: Re
   if (dst === undefined) return;
   if (zeros === size) markKnown(dst, 0n);
   else markUnknown(dst);
+}
+
+/**
+ * Without allow_uninit_stack (unpriv.ts) every byte read must have been written; a helper (regno
+ * given) may not read a spilled pointer either. kernel: check_stack_read_fixed_off and
+ * check_stack_range_initialized.
+ */
+function uninitStackRead(env: Env, frame: Frame, minOff: number, maxOff: number, regno: number | undefined): void {
+  for (let o = minOff; o < maxOff; o++) {
+    const b = byteIndex(o);
+    const t = frame.stack[b];
+    if (t === STACK_MISC || t === STACK_ZERO) continue;
+    if (t === STACK_SPILL && regno === undefined) continue;
+    const spilled = frame.stack[(b >> 3) * BPF_REG_SIZE + BPF_REG_SIZE - 1] === STACK_SPILL ? frame.spills[b >> 3] : undefined;
+    if (t === STACK_SPILL && spilled?.type === 'scalar') continue;
+    if (regno !== undefined) reject(env, `invalid read from stack R${regno} off ${minOff}+${o - minOff} size ${maxOff - minOff}`);
+    reject(env, `invalid read from stack off ${minOff}+${o - minOff} size ${maxOff - minOff}`);
+  }
 }
 
 /** sizeof(struct bpf_spin_lock), sizeof(struct bpf_timer). */
@@ -284,9 +320,10 @@ export function helperMemAccess(env: Env, state: VerifierState, regno: number, s
     case 'fp': {
       if (size === 0 && zeroOk) return;
       const frame = stackFrame(state, reg);
-      const [minOff, maxOff] = stackBounds(env, regno, reg, reg.off, size, 'indirect access to');
+      const [minOff, maxOff] = stackBounds(env, regno, reg, reg.off, size, 'indirect access to', write ? undefined : frame);
       noteDepth(env, frame, minOff);
       // Privileged: uninitialised stack and spilled pointers may be read; a write clobbers.
+      if (!write && !env.privileged) uninitStackRead(env, frame, minOff, maxOff, regno);
       if (write) {
         for (let o = minOff; o < maxOff; o++) {
           const b = byteIndex(o);
@@ -301,6 +338,12 @@ export function helperMemAccess(env: Env, state: VerifierState, regno: number, s
       if (zeroOk && size === 0 && isNullScalar(reg)) return;
       reject(env, `R${regno} type=${typeName(reg)} expected=fp`);
   }
+}
+
+/** The register a store takes its value from (the instruction's src), for the log; -1 when none. */
+function storedRegno(env: Env): number {
+  const insn = env.slots[env.insnIdx];
+  return insn?.kind === 'stx' ? insn.src : -1;
 }
 
 /**
@@ -318,8 +361,11 @@ export function memAccess(env: Env, state: VerifierState, regno: number, off: nu
   const full = off + reg.off;
   const write = access.write;
   const dst = access.write ? undefined : access.dst;
+  const stored = access.write && 'reg' in access.value ? access.value.reg : undefined;
+  const storedNo = access.write && 'reg' in access.value ? storedRegno(env) : -1;
   switch (reg.type) {
     case 'map_value':
+      checkLeak(env, stored, storedNo, 'map'); // unpriv.ts
       checkMapAccessType(env, reg, full, size, write);
       checkMemRegion(env, regno, reg, full, size, reg.map?.valueSize ?? 0, false, 'map value');
       checkMapFields(env, reg, full, size);
@@ -331,11 +377,13 @@ export function memAccess(env: Env, state: VerifierState, regno: number, off: nu
       if (dst !== undefined) markUnknown(dst);
       break;
     case 'mem': case 'ringbuf_mem':
+      checkLeak(env, stored, storedNo, 'mem'); // unpriv.ts
       if (write && reg.rdonly) reject(env, `R${regno} cannot write into ${typeName(reg)}`);
       checkMemRegion(env, regno, reg, full, size, reg.memSize, false, 'memory');
       if (dst !== undefined) markUnknown(dst);
       break;
     case 'ctx': {
+      checkLeak(env, stored, storedNo, 'ctx'); // unpriv.ts
       if (reg.off < 0) reject(env, `negative offset ctx ptr R${regno} off=${reg.off} disallowed`);
       if (reg.off !== 0) reject(env, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
       if (!tnumIsConst(reg.varOff) || reg.varOff.value !== 0n) reject(env, `variable ctx access var_off=${formatTnum(reg.varOff)} disallowed`);
@@ -343,7 +391,7 @@ export function memAccess(env: Env, state: VerifierState, regno: number, off: nu
       const tracing = tracingTarget(env);
       const info = tracing !== undefined ? tracingCtxAccess(tracing, off, size, write)
         : checkContextAccess(env.progType, env.attachType, off, size, write, !access.write && access.signed);
-      if (info === undefined) reject(env, `invalid bpf_context access off=${off} size=${size}`);
+      if (info === undefined || !unprivCtxAccessOk(env, off, size, write)) reject(env, `invalid bpf_context access off=${off} size=${size}`);
       if (dst !== undefined) {
         if (info.regType === 'scalar') markUnknown(dst);
         else if (info.regType === 'btf_id') markBtfPointer(env, dst, info.btfId ?? 0, info.btfFlags ?? 0, info.maybeNull === true);
@@ -364,6 +412,7 @@ export function memAccess(env: Env, state: VerifierState, regno: number, off: nu
     case 'pkt': case 'pkt_meta': {
       // Reads need no permission of the program type (a sock_ops program reads skb_data); writes do.
       if (write && directPacketAccess(env.progType) !== 'rw') reject(env, 'cannot write into packet');
+      checkLeak(env, stored, storedNo, 'packet'); // unpriv.ts
       checkPacketAccess(env, regno, reg, full, size, false);
       if (dst !== undefined) markUnknown(dst);
       break;
@@ -372,7 +421,7 @@ export function memAccess(env: Env, state: VerifierState, regno: number, off: nu
       // Tracing (btf-ptr.ts): PTR_TO_BTF_ID, untrusted PTR_TO_MEM and PTR_TO_TP_BUFFER.
       btfPointerAccess(env, regno, reg, off, size, write, dst, state.activeLock !== undefined, state.frames.some((f) => f.callback));
       break;
-    case 'sock': case 'sock_common': case 'tcp_sock': {
+    case 'sock': case 'sock_common': case 'tcp_sock': case 'xdp_sock': {
       // kernel: check_mem_access for type_is_sk_pointer, then check_sock_access.
       if (write) reject(env, `R${regno} cannot write into ${typeName(reg)}`);
       if (access.signed) reject(env, `R${regno} sign-extending loads through ${typeName(reg)} are not modelled by this verifier`);

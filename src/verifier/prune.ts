@@ -39,11 +39,21 @@ function rangeEqual(old: Reg, cur: Reg): boolean {
     && tnumEquals(old.varOff, cur.varOff);
 }
 
+/**
+ * How a loader without privileges changes pruning (unpriv.ts): without allow_uninit_stack an
+ * uninitialised byte is not covered by a misc one; with explore_alu_limits (an unprivileged
+ * pointer moved by a variable offset) scalars must match exactly.
+ */
+export interface PruneOptions {
+  readonly allowUninitStack?: boolean;
+  readonly exactScalars?: boolean;
+}
+
 /** kernel: regsafe. `exact` demands equality (loop detection). */
-function regsafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
+function regsafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean, opts: PruneOptions = {}): boolean {
   if (old.type === 'not_init') return exact ? cur.type === 'not_init' : true;
   if (old.type !== cur.type || old.maybeNull !== cur.maybeNull) return false;
-  const within = exact ? rangeEqual(old, cur) : rangeWithin(old, cur);
+  const within = exact || (opts.exactScalars === true && old.type === 'scalar') ? rangeEqual(old, cur) : rangeWithin(old, cur);
   if (!within) return false;
   if (!ids.check(old.id, cur.id)) return false;
   if (old.type === 'scalar') return true;
@@ -59,7 +69,7 @@ function regsafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
   return true;
 }
 
-function stacksafe(old: Frame, cur: Frame, ids: IdMap, exact: boolean): boolean {
+function stacksafe(old: Frame, cur: Frame, ids: IdMap, exact: boolean, opts: PruneOptions = {}): boolean {
   for (let spi = 0; spi < old.spills.length; spi++) {
     for (let j = 0; j < BPF_REG_SIZE; j++) {
       const b = spi * BPF_REG_SIZE + j;
@@ -69,6 +79,7 @@ function stacksafe(old: Frame, cur: Frame, ids: IdMap, exact: boolean): boolean 
         if (o !== c) return false;
         continue;
       }
+      if (o === STACK_MISC && opts.allowUninitStack === false && c !== STACK_MISC && c !== STACK_ZERO) return false;
       if (o === STACK_INVALID || o === STACK_MISC) {
         // Both read as unknown bytes to a privileged program; a spilled pointer does not.
         if (c === STACK_SPILL && cur.spills[spi]?.type !== 'scalar') return false;
@@ -83,7 +94,7 @@ function stacksafe(old: Frame, cur: Frame, ids: IdMap, exact: boolean): boolean 
     const os = old.stack[spi * BPF_REG_SIZE + BPF_REG_SIZE - 1] === STACK_SPILL ? old.spills[spi] : undefined;
     if (os !== undefined) {
       const cs = cur.spills[spi];
-      if (cs === undefined || !regsafe(os, cs, ids, exact)) return false;
+      if (cs === undefined || !regsafe(os, cs, ids, exact, opts)) return false;
     } else if (exact && cur.spills[spi] !== undefined && cur.stack[spi * BPF_REG_SIZE + BPF_REG_SIZE - 1] === STACK_SPILL) {
       return false;
     }
@@ -92,8 +103,10 @@ function stacksafe(old: Frame, cur: Frame, ids: IdMap, exact: boolean): boolean 
 }
 
 /** kernel: states_equal: every path from `old` having been verified, is `cur` safe too? */
-export function statesEqual(old: VerifierState, cur: VerifierState, exact = false): boolean {
+export function statesEqual(old: VerifierState, cur: VerifierState, exact = false, opts: PruneOptions = {}): boolean {
   if (old.frames.length !== cur.frames.length) return false;
+  // kernel: states_equal — a state from a speculative path covers only speculative ones.
+  if (old.speculative && !cur.speculative) return false;
   if (old.refs.length !== cur.refs.length) return false;
   const ids = new IdMap();
   for (let i = 0; i < old.refs.length; i++) {
@@ -109,9 +122,9 @@ export function statesEqual(old: VerifierState, cur: VerifierState, exact = fals
     const cf = cur.frames[f]!;
     if (of.callsite !== cf.callsite || of.subprog !== cf.subprog) return false;
     for (let r = 0; r < of.regs.length; r++) {
-      if (!regsafe(of.regs[r]!, cf.regs[r]!, ids, exact)) return false;
+      if (!regsafe(of.regs[r]!, cf.regs[r]!, ids, exact, opts)) return false;
     }
-    if (!stacksafe(of, cf, ids, exact)) return false;
+    if (!stacksafe(of, cf, ids, exact, opts)) return false;
   }
   return true;
 }

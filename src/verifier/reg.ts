@@ -27,7 +27,7 @@ export const bmin = (a: bigint, b: bigint): bigint => (a < b ? a : b);
  */
 export type RegType =
   | 'not_init' | 'scalar' | 'ctx' | 'map_ptr' | 'map_value' | 'map_key' | 'fp'
-  | 'pkt' | 'pkt_meta' | 'pkt_end' | 'flow_keys' | 'sock' | 'sock_common' | 'tcp_sock'
+  | 'pkt' | 'pkt_meta' | 'pkt_end' | 'flow_keys' | 'sock' | 'sock_common' | 'tcp_sock' | 'xdp_sock'
   | 'mem' | 'ringbuf_mem' | 'func' | 'btf_id'
   /** kernel: PTR_TO_TP_BUFFER (raw_tp.w: the tracepoint's writable buffer); see btf-ptr.ts. */
   | 'tp_buffer';

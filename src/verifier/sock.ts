@@ -1,5 +1,5 @@
 /**
- * Socket pointers (kernel: PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK): which fields of
+ * Socket pointers (kernel: PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK): which fields of
  * `struct bpf_sock` and `struct bpf_tcp_sock` a load may read (net/core/filter.c
  * bpf_sock_common_is_valid_access, bpf_sock_is_valid_access, bpf_tcp_sock_is_valid_access;
  * verifier.c check_sock_access). Socket pointers are read-only.
@@ -55,9 +55,11 @@ export function sockFieldOk(type: RegType, off: number, size: number): boolean {
     case 'sock': return sockAccessOk(off, size);
     case 'sock_common': return sockCommonAccessOk(off, size);
     case 'tcp_sock': return tcpSockAccessOk(off, size);
+    // kernel: bpf_xdp_sock_is_valid_access: struct bpf_xdp_sock { __u32 queue_id; }.
+    case 'xdp_sock': return off === 0 && size === 4;
     default: return false;
   }
 }
 
 /** Socket pointer types (kernel: type_is_sk_pointer). */
-export const isSockType = (type: RegType): boolean => type === 'sock' || type === 'sock_common' || type === 'tcp_sock';
+export const isSockType = (type: RegType): boolean => type === 'sock' || type === 'sock_common' || type === 'tcp_sock' || type === 'xdp_sock';

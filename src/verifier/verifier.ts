@@ -23,6 +23,10 @@ import { btfEnv, setBtfEnv } from './btf-ptr.js';
 import { type ExceptionCallback, isBpfThrow, mayThrow } from './exception.js';
 import { TracingTargetError, canBeSleepable, sleepableMapsError, tracingSetup } from './ctx-tracing.js';
 import { statesEqual } from './prune.js';
+import {
+  checkLeak, checkReturnLeak, checkTailCallMaps, checkUnprivProgram, isPointerValue, nospecRecoverable, pruneOptions,
+  recordTailCallMap, setSpeculative,
+} from './unpriv.js';
 import { type MapInfo, Reg, isNullScalar, markKnown, markNotInit, markPointer, markUnknown } from './reg.js';
 import { type Checkpoint, Frame, type PathStep, VerifierState, extendTrail, trailToPath } from './state.js';
 
@@ -192,8 +196,9 @@ export function isProgramTypeModelled(progType: number): boolean {
 }
 
 /**
- * Verifies a program as the kernel's verifier would for a privileged (root) loader, and
- * returns the verdict, the first error and the log. Conservative: what this verifier cannot
+ * Verifies a program as the kernel's verifier would for a privileged (root) loader (or, with
+ * `privileged: false`, for one without capabilities), and returns the verdict, the first
+ * error and the log. Conservative: what this verifier cannot
  * model it rejects, with a message saying so.
  *
  * @example
@@ -273,6 +278,7 @@ export function verify(program: readonly Instruction[] | readonly RawInstruction
     if (options.exceptionCallback !== undefined && !options.exceptionCallback.singleScalarArg) {
       throw new VerifierReject('exception cb only supports single integer argument', options.exceptionCallback.insn);
     }
+    checkUnprivProgram(env); // unpriv.ts: program type, maps, bpf-to-bpf calls
     run.prepare();
     run.check();
     run.checkGlobalSubprogs(); // global-func.ts: each global function called, verified on its own
@@ -281,6 +287,7 @@ export function verify(program: readonly Instruction[] | readonly RawInstruction
       run.check();
     }
     run.checkMaxStackDepth();
+    checkTailCallMaps(env); // unpriv.ts: do_misc_fixups
   } catch (err) {
     if (!(err instanceof VerifierReject)) throw err;
     return finish(lines, { insn: err.insn, message: err.message }, run.processed, run.totalStates, env.stackDepth, states, log);
@@ -338,6 +345,8 @@ class Run {
   readonly globalCalled = new Set<number>();
   readonly globalVerified = new Set<number>();
   globalEntry: number | undefined;
+  /** Subprograms run as async callbacks (bpf_timer_set_callback): their own call chains. */
+  readonly asyncSubprogs = new Set<number>();
   /** Exceptions (exception.ts): the kernel BTF kfunc calls name, the callback's first slot, and where check() starts. */
   kernelBtf: Btf | undefined;
   exceptionInsn: number | undefined;
@@ -428,12 +437,14 @@ class Run {
       const total = depth + round(env.stackDepth[sub] ?? 0);
       if (total > 512) reject(env, `combined stack size of ${frame + 1} calls is ${total}. Too large`);
       for (const callee of env.calls[sub] ?? []) {
+        if (this.asyncSubprogs.has(callee)) continue; // an async callback's chain is walked on its own
         if (frame + 1 >= 8) reject(env, `the call stack of ${frame + 1} frames is too deep !`);
         walk(callee, total, frame + 1);
       }
     };
     env.insnIdx = 0;
     walk(0, 0, 0);
+    for (const sub of this.asyncSubprogs) walk(sub, 0, 0);
     // Exceptions (exception.ts): the exception callback's call chain has its own stack.
     if (this.exceptionInsn !== undefined) {
       const cb = subprogOf(env, this.exceptionInsn);
@@ -572,6 +583,7 @@ class Run {
       while (state !== undefined) {
         const idx = state.insnIdx;
         env.insnIdx = idx;
+        setSpeculative(env, state.speculative);
         let insn: Instruction | undefined;
         try {
           if (idx < 0 || idx >= env.slots.length) reject(env, `invalid insn idx ${idx} insn_cnt ${env.slots.length}`);
@@ -652,6 +664,16 @@ class Run {
             scratched = { regs: touchedRegs(insn), slots };
           }
         } catch (err) {
+          // unpriv.ts: kernel do_check — an error on a speculative path puts a barrier (nospec)
+          // before the instruction and ends that path instead of rejecting the program.
+          if (err instanceof VerifierReject && state?.speculative === true && nospecRecoverable(env, err.message)) {
+            env.log(`${idx}: speculative path ends (nospec): ${err.message}`);
+            state = this.nextPath(state);
+            doPrint = true;
+            scratched = undefined;
+            insnLine = -1;
+            continue;
+          }
           if (err instanceof VerifierReject && state !== undefined) {
             const trail = extendTrail(state.trail, idx, undefined);
             const path = trailToPath(trail, isCondJump, MAX_REPORTED_PATH);
@@ -748,9 +770,9 @@ class Run {
     const callsCallback = insn?.kind === 'call' && insn.target === 'helper' && CALLBACK_HELPERS.has(insn.imm);
     for (const cp of list) {
       if (cp.pending === 0) {
-        if (statesEqual(cp.state, state)) { cp.hits++; return 'pruned'; }
+        if (statesEqual(cp.state, state, false, pruneOptions(this.env))) { cp.hits++; return 'pruned'; }
         cp.misses++;
-      } else if (callsCallback && statesEqual(cp.state, state)) {
+      } else if (callsCallback && statesEqual(cp.state, state, false, pruneOptions(this.env))) {
         // kernel: at a call that schedules a callback, a state within one still being explored
         // there adds nothing: the callback's iterations have converged.
         cp.hits++;
@@ -846,7 +868,12 @@ class Run {
         }
         if (insn.target === 'kfunc' && isBpfThrow(this.kernelBtf, insn)) return this.bpfThrow(state); // exception.ts
         if (insn.target === 'kfunc') reject(env, 'kernel function calls are not modelled by this verifier');
-        checkHelperCall(env, state, insn, (target, setup) => setup(this.push(state, target, idx)));
+        if (insn.target === 'helper' && insn.imm === 12) recordTailCallMap(env, regs[2]!); // unpriv.ts: record_func_map
+        checkHelperCall(env, state, insn, (target, setup) => {
+          // An async callback (bpf_timer_set_callback) is a root of its own for stack depth (kernel: is_async_cb).
+          if (insn.imm === 170) this.asyncSubprogs.add(subprogOf(env, target));
+          setup(this.push(state, target, idx));
+        });
         return idx + 1;
       case 'callx':
         reject(env, 'callx is not modelled by this verifier');
@@ -869,7 +896,7 @@ class Run {
     const t = reg.type;
     const prev = this.ptrTypes.get(this.env.insnIdx);
     if (prev === undefined) { this.ptrTypes.set(this.env.insnIdx, t); return; }
-    const special = (x: string): boolean => x === 'ctx' || x === 'sock' || x === 'sock_common' || x === 'tcp_sock' || x === 'btf_id';
+    const special = (x: string): boolean => x === 'ctx' || x === 'sock' || x === 'sock_common' || x === 'tcp_sock' || x === 'xdp_sock' || x === 'btf_id';
     if (prev !== t && (special(prev) || special(t))) reject(this.env, 'same insn cannot be used with different pointers');
   }
 
@@ -933,7 +960,10 @@ class Run {
     checkReadable(env, state, insn.src);
     const dst = checkReadable(env, state, insn.dst);
     if (insn.op === 'cmpxchg') checkReadable(env, state, 0);
-    if (dst.type === 'ctx' || dst.isPkt || dst.type === 'flow_keys' || dst.type === 'sock' || dst.type === 'sock_common' || dst.type === 'tcp_sock') {
+    // unpriv.ts: kernel check_atomic_rmw — cmpxchg's R0 first, then the source.
+    if (insn.op === 'cmpxchg') checkLeak(env, state.cur.reg(0), 0, 'mem');
+    checkLeak(env, state.cur.reg(insn.src), insn.src, 'mem');
+    if (dst.type === 'ctx' || dst.isPkt || dst.type === 'flow_keys' || dst.type === 'sock' || dst.type === 'sock_common' || dst.type === 'tcp_sock' || dst.type === 'xdp_sock') {
       reject(env, `BPF_ATOMIC stores into R${insn.dst} ${typeName(dst)} is not allowed`);
     }
     const loadReg = insn.op === 'cmpxchg' ? 0 : insn.src;
@@ -984,6 +1014,7 @@ class Run {
       reject(env, `Unreleased reference id=${ref.id} alloc_insn=${ref.insn}`);
     }
     const r0 = checkReadable(env, state, 0);
+    checkReturnLeak(env, r0); // unpriv.ts
     if (state.cur.asyncCallback) {
       // kernel: check_return_code for in_async_callback_fn: callback_ret_range [0, 0].
       if (r0.type !== 'scalar') reject(env, 'At async callback return the register R0 is not a known value (' + typeName(r0) + ')');
@@ -1014,14 +1045,27 @@ class Run {
     let src: Reg;
     if (insn.useReg) {
       src = checkReadable(env, state, insn.src);
+      // unpriv.ts: kernel check_cond_jmp_op, only packet pointers may be compared with each other.
+      if (!(dst.isPkt || dst.type === 'pkt_end') || !(src.isPkt || src.type === 'pkt_end')) {
+        if (isPointerValue(env, src)) reject(env, `R${insn.src} pointer comparison prohibited`);
+      }
     } else {
       src = new Reg();
       markKnown(src, BigInt(insn.imm));
     }
     const target = idx + insn.off + 1;
     const pred = branchTaken(dst, src, insn.op, insn.jmp32);
-    if (pred === 1) return target;
-    if (pred === 0) return idx + 1;
+    if (pred === 1 || pred === 0) {
+      // unpriv.ts: kernel sanitize_speculative_path — the branch not taken is walked too, as
+      // the CPU may speculate into it, with the compared registers unknown.
+      if (!env.privileged) {
+        const spec = this.push(state, pred === 1 ? idx + 1 : target, idx);
+        spec.speculative = true;
+        markUnknown(spec.cur.reg(insn.dst));
+        if (insn.useReg) markUnknown(spec.cur.reg(insn.src));
+      }
+      return pred === 1 ? target : idx + 1;
+    }
 
     const other = this.push(state, target, idx);
     const odst = other.cur.reg(insn.dst);
@@ -1050,8 +1094,8 @@ class Run {
       const nullable = dst.maybeNull ? insn.dst : insn.src;
       const eqState = insn.op === 'jeq' ? other : state;
       markPtrOrNull(eqState, eqState.cur.reg(nullable), false);
-    } else if (insn.useReg) {
-      matchPktPointers(insn.op, insn.jmp32, state, other, dst, src, odst, osrc);
+    } else if (!(insn.useReg && matchPktPointers(insn.op, insn.jmp32, state, other, dst, src, odst, osrc)) && isPointerValue(env, dst)) {
+      reject(env, `R${insn.dst} pointer comparison prohibited`); // unpriv.ts
     }
     void isNullScalar;
     return idx + 1;

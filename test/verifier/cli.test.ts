@@ -31,6 +31,15 @@ describe('ebpf verify', () => {
     assert.match(r.out, /^ACCEPT p\.s \(processed 2 insns\)/m);
   });
 
+  it('--unprivileged applies the rules for a loader without capabilities', async () => {
+    const files = { 'p.s': 'r0 = r10\nexit\n' };
+    const root = await run(['p.s'], files);
+    assert.equal(root.code, 0);
+    const r = await run(['p.s', '--unprivileged'], files);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /^REJECT p\.s: R0 leaks addr as return value \(insn 1\)$/m);
+  });
+
   it('rejects with the kernel\'s words and prints the log', async () => {
     const r = await run(['p.s', '--log-level', '1'], { 'p.s': 'r0 = r2\nexit\n' });
     assert.equal(r.code, 1);

@@ -8,78 +8,108 @@
 import { assemble, toSlots, encodeSlots, type RawInstruction } from '../../src/isa/index.js';
 import { KernelError, createMap, loadBtf, loadProgram, type KernelBtf, type KernelMap } from '../../src/kernel/index.js';
 import { MapType, ProgramType } from '../../src/object/uapi-types.js';
+import { parseBtf } from '../../src/btf/index.js';
 import { verify, type FuncInfo, type MapInfo } from '../../src/verifier/index.js';
+import { describeGlobalFunc } from '../../src/verifier/global-func.js';
 
-/**
- * The BTF the cases use: [1] int, [2] struct bpf_spin_lock, [3] struct val { int cnt; struct
- * bpf_spin_lock l; } (lock at 4), [4] struct bpf_timer, [5] struct elem { int cnt; struct
- * bpf_timer t; } (timer at 8), [6] int (void), [7] int (int a, void *p, struct __sk_buff *ctx),
- * [8] struct __sk_buff (forward), [9] ptr to [8], [10] ptr to void, [11] ptr to [3] (struct val *),
- * then FUNCs [12] static `main`, [13] static `cb`, [14] global `glob` of [6], [15] global `gfn`
- * of [7], [16] global `gval` of int (struct val *v), [17] that proto.
- */
-function caseBtf(): Uint8Array {
-  const S = 4 << 24;
-  const strings = ['', 'int', 'bpf_spin_lock', 'val', 'cnt', 'l', 'bpf_timer', 'elem', 't', '__sk_buff', 'a', 'p', 'ctx',
-    'main', 'cb', 'glob', 'gfn', 'gval', 'v'];
-  const off = new Map<string, number>();
-  let pos = 0;
-  for (const s of strings) { off.set(s, pos); pos += s.length + 1; }
-  const o = (s: string): number => off.get(s)!;
-  const types = [
-    o('int'), 1 << 24, 4, (1 << 24) | 32, // [1] int
-    o('bpf_spin_lock'), S | 1, 4, o('val'), 1, 0, // [2]
-    o('val'), S | 2, 8, o('cnt'), 1, 0, o('l'), 2, 32, // [3]
-    o('bpf_timer'), S, 16, // [4]
-    o('elem'), S | 2, 24, o('cnt'), 1, 0, o('t'), 4, 64, // [5]
-    0, (13 << 24) | 0, 1, // [6] int (void)
-    0, (13 << 24) | 3, 1, o('a'), 1, o('p'), 10, o('ctx'), 9, // [7] int (int, void *, struct __sk_buff *)
-    o('__sk_buff'), 7 << 24, 0, // [8] fwd struct __sk_buff
-    0, 2 << 24, 8, // [9] ptr
-    0, 2 << 24, 0, // [10] void *
-    0, 2 << 24, 3, // [11] struct val *
-    o('main'), (12 << 24) | 0, 6, // [12]
-    o('cb'), (12 << 24) | 0, 6, // [13]
-    o('glob'), (12 << 24) | 1, 6, // [14]
-    o('gfn'), (12 << 24) | 1, 7, // [15]
-    o('gval'), (12 << 24) | 1, 17, // [16]
-    0, (13 << 24) | 1, 1, o('v'), 11, // [17] int (struct val *)
-  ];
-  const strBytes = new TextEncoder().encode(strings.join('\0') + '\0');
-  const typeLen = types.length * 4;
-  const out = new Uint8Array(24 + typeLen + strBytes.length);
-  const v = new DataView(out.buffer);
-  v.setUint16(0, 0xeb9f, true);
-  v.setUint8(2, 1);
-  v.setUint32(4, 24, true);
-  v.setUint32(12, typeLen, true);
-  v.setUint32(16, typeLen, true);
-  v.setUint32(20, strBytes.length, true);
-  types.forEach((w, i) => v.setUint32(24 + i * 4, w >>> 0, true));
-  out.set(strBytes, 24 + typeLen);
-  return out;
+/** A small raw BTF builder: types are added in order, ids from 1. */
+class BtfBuilder {
+  readonly words: number[] = [];
+  readonly strings: string[] = [''];
+  #strOff = 1;
+  #count = 0;
+  str(s: string): number {
+    if (s === '') return 0;
+    const off = this.#strOff;
+    this.strings.push(s);
+    this.#strOff += s.length + 1;
+    return off;
+  }
+  add(...words: number[]): number {
+    this.words.push(...words);
+    return ++this.#count;
+  }
+  struct(name: string, size: number, members: readonly [string, number, number][]): number {
+    return this.add(this.str(name), (4 << 24) | members.length, size, ...members.flatMap(([n, t, bits]) => [this.str(n), t, bits]));
+  }
+  proto(ret: number, params: readonly [string, number][]): number {
+    return this.add(0, (13 << 24) | params.length, ret, ...params.flatMap(([n, t]) => [this.str(n), t]));
+  }
+  func(name: string, linkage: number, proto: number): number {
+    return this.add(this.str(name), (12 << 24) | linkage, proto);
+  }
+  bytes(): Uint8Array {
+    const strBytes = new TextEncoder().encode(this.strings.join('\0') + '\0');
+    const typeLen = this.words.length * 4;
+    const out = new Uint8Array(24 + typeLen + strBytes.length);
+    const v = new DataView(out.buffer);
+    v.setUint16(0, 0xeb9f, true);
+    v.setUint8(2, 1);
+    v.setUint32(4, 24, true);
+    v.setUint32(12, typeLen, true);
+    v.setUint32(16, typeLen, true);
+    v.setUint32(20, strBytes.length, true);
+    this.words.forEach((w, i) => v.setUint32(24 + i * 4, w >>> 0, true));
+    out.set(strBytes, 24 + typeLen);
+    return out;
+  }
 }
 
 /** FUNC type ids of the case BTF by name, with their linkage. */
-export const FUNCS: Readonly<Record<string, { typeId: number; linkage: number }>> = {
-  main: { typeId: 12, linkage: 0 }, cb: { typeId: 13, linkage: 0 }, glob: { typeId: 14, linkage: 1 },
-  gfn: { typeId: 15, linkage: 1 }, gval: { typeId: 16, linkage: 1 },
-};
+export const FUNCS: Record<string, { typeId: number; linkage: number }> = {};
+
+/**
+ * The BTF the cases use: int, struct bpf_spin_lock, struct val { int cnt; struct bpf_spin_lock l; }
+ * (lock at 4), struct bpf_timer, struct elem { int cnt; struct bpf_timer t; } (timer at 8), an
+ * empty struct __sk_buff, and FUNCs: static `main` and `cb`, and global functions of several
+ * prototypes (see GLOBALS).
+ */
+function caseBtf(): { bytes: Uint8Array; valId: number; elemId: number } {
+  const b = new BtfBuilder();
+  const int = b.add(b.str('int'), 1 << 24, 4, (1 << 24) | 32);
+  const lock = b.struct('bpf_spin_lock', 4, [['val', int, 0]]);
+  const val = b.struct('val', 8, [['cnt', int, 0], ['l', lock, 32]]);
+  const timer = b.struct('bpf_timer', 16, []);
+  const elem = b.struct('elem', 24, [['cnt', int, 0], ['t', timer, 64]]);
+  const skb = b.struct('__sk_buff', 0, []);
+  const ptr = (t: number): number => b.add(0, 2 << 24, t);
+  const skbPtr = ptr(skb);
+  const voidPtr = ptr(0);
+  const intPtr = ptr(int);
+  const long = b.add(b.str('long'), 1 << 24, 8, (1 << 24) | 64);
+  const pair = b.struct('pair', 16, [['a', long, 0], ['b', long, 64]]);
+  const pairPtr = ptr(pair);
+  const intVoid = b.proto(int, []);
+  const fn = (name: string, linkage: number, proto: number): void => { FUNCS[name] = { typeId: b.func(name, linkage, proto), linkage }; };
+  fn('main', 0, intVoid);
+  fn('cb', 0, intVoid);
+  fn('glob', 1, intVoid);
+  fn('gscalar', 1, b.proto(int, [['a', int], ['b', long]]));
+  fn('gctx', 1, b.proto(int, [['ctx', skbPtr]]));
+  fn('gctxint', 1, b.proto(int, [['ctx', skbPtr], ['a', int]]));
+  fn('gint', 1, b.proto(int, [['p', intPtr]]));
+  fn('gpair', 1, b.proto(int, [['p', pairPtr], ['n', int]]));
+  fn('gvoidp', 1, b.proto(int, [['p', voidPtr]]));
+  fn('gvoidret', 1, b.proto(0, [['a', int]]));
+  return { bytes: b.bytes(), valId: val, elemId: elem };
+}
 
 /** The maps a case may name as `MAP_<name>` in `rX = MAP_<name> ll`. */
-const MAP_SPECS: Readonly<Record<string, { type: number; keySize: number; valueSize: number; maxEntries: number; btfValue?: number; info: Partial<MapInfo> }>> = {
-  L: { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, btfValue: 3, info: { spinLockOff: 4 } },
-  HL: { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 4, btfValue: 3, info: { spinLockOff: 4 } },
-  T: { type: MapType.ARRAY, keySize: 4, valueSize: 24, maxEntries: 2, btfValue: 5, info: { timerOff: 8 } },
-  T2: { type: MapType.ARRAY, keySize: 4, valueSize: 24, maxEntries: 2, btfValue: 5, info: { timerOff: 8 } },
-  HT: { type: MapType.HASH, keySize: 4, valueSize: 24, maxEntries: 4, btfValue: 5, info: { timerOff: 8 } },
+const MAP_SPECS: Readonly<Record<string, { type: number; keySize: number; valueSize: number; maxEntries: number; flags?: number; btfValue?: 'val' | 'elem'; info: Partial<MapInfo> }>> = {
+  L: { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, btfValue: 'val', info: { spinLockOff: 4 } },
+  HL: { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 4, btfValue: 'val', info: { spinLockOff: 4 } },
+  T: { type: MapType.ARRAY, keySize: 4, valueSize: 24, maxEntries: 2, btfValue: 'elem', info: { timerOff: 8 } },
+  T2: { type: MapType.ARRAY, keySize: 4, valueSize: 24, maxEntries: 2, btfValue: 'elem', info: { timerOff: 8 } },
+  HT: { type: MapType.HASH, keySize: 4, valueSize: 24, maxEntries: 4, btfValue: 'elem', info: { timerOff: 8 } },
   A: { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 4, info: {} },
   A8: { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 0x10000, info: {} },
   PA: { type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: 4, info: {} },
   H: { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 4, info: {} },
   SM: { type: MapType.SOCKMAP, keySize: 4, valueSize: 4, maxEntries: 4, info: {} },
   SH: { type: MapType.SOCKHASH, keySize: 4, valueSize: 4, maxEntries: 4, info: {} },
+  XSK: { type: MapType.XSKMAP, keySize: 4, valueSize: 4, maxEntries: 4, info: {} },
   PROG: { type: MapType.PROG_ARRAY, keySize: 4, valueSize: 4, maxEntries: 4, info: {} },
+  SKS: { type: MapType.SK_STORAGE, keySize: 4, valueSize: 8, maxEntries: 0, flags: 1 /* NO_PREALLOC */, btfValue: 'val', info: { spinLockOff: 4 } },
 };
 
 const MAP_MAGIC = 0x7ee00000;
@@ -118,15 +148,17 @@ export function runKernelCases(cases: readonly KernelCase[]): CaseOutcome[] {
   let btf: KernelBtf | undefined;
   const maps = new Map<string, KernelMap>();
   try {
-    btf = loadBtf(caseBtf());
+    const built = caseBtf();
+    btf = loadBtf(built.bytes);
+    const parsed = parseBtf(built.bytes);
     const infos = new Map<number, MapInfo>();
     for (const [name, spec] of Object.entries(MAP_SPECS)) {
       const map = createMap({
-        type: spec.type, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries: spec.maxEntries,
-        ...(spec.btfValue !== undefined ? { btfFd: btf.fd, btfKeyTypeId: 1, btfValueTypeId: spec.btfValue, name: `case_${name.toLowerCase()}` } : {}),
+        type: spec.type, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries: spec.maxEntries, flags: spec.flags ?? 0,
+        ...(spec.btfValue !== undefined ? { btfFd: btf.fd, btfKeyTypeId: 1, btfValueTypeId: spec.btfValue === 'val' ? built.valId : built.elemId, name: `case_${name.toLowerCase()}` } : {}),
       });
       maps.set(name, map);
-      infos.set(map.fd, { type: spec.type, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries: spec.maxEntries, flags: 0, id: map.fd, ...spec.info });
+      infos.set(map.fd, { type: spec.type, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries: spec.maxEntries, flags: spec.flags ?? 0, id: map.fd, ...spec.info });
     }
     return cases.map((c) => {
       const lines = c.text.split('\n');
@@ -167,7 +199,9 @@ export function runKernelCases(cases: readonly KernelCase[]): CaseOutcome[] {
       }
       const funcInfo: FuncInfo[] | undefined = records?.map((r) => {
         const name = Object.keys(FUNCS).find((k) => FUNCS[k]!.typeId === r.typeId)!;
-        return { insn: r.insnOff, linkage: FUNCS[name]!.linkage, scalarReturn: true };
+        const linkage = FUNCS[name]!.linkage;
+        return { insn: r.insnOff, linkage, scalarReturn: name !== 'gvoidret', name,
+          ...(linkage === 1 ? describeGlobalFunc(parsed, r.typeId, progType) : {}) };
       });
       const ours = verify(insns, { progType, maps: (fd) => infos.get(fd), ...(funcInfo !== undefined ? { funcInfo } : {}) });
       return { name: c.name, kernel, kernelMessage, ours: ours.verdict, ourMessage: ours.error?.message ?? '' };

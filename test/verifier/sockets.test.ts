@@ -155,7 +155,7 @@ rel:
   call bpf_sk_release#86
   r0 = 0
   exit` },
-  { name: 'two lookups, one release', text: `${lookup()}
+  { name: 'two lookups, both released', text: `${lookup()}
   r1 = r6
   r2 = r10
   r2 += -40
@@ -167,9 +167,20 @@ rel:
   r1 = r0
   call bpf_sk_release#86
 rel:${release()}${OUT}` },
-  { name: 'lookup with a short tuple size', text: `${lookupCall().replace('r3 = 12', 'r3 = 0')}
-  r0 = 0
-  exit` },
+  { name: 'lookup with a zero tuple size', text: `${lookup().replace('r3 = 12', 'r3 = 0')}${release()}${OUT}` },
+  { name: 'lookup with a NULL tuple', text: `${lookup().replace('r2 += -40', 'r2 = 0').replace('r3 = 12', 'r3 = 0')}${release()}${OUT}` },
+  { name: 'udp lookup with a zero tuple size', text: `${lookup('bpf_sk_lookup_udp#85').replace('r3 = 12', 'r3 = 0')}${release()}${OUT}` },
+  { name: 'skc lookup with a zero tuple size', text: `${lookup('bpf_skc_lookup_tcp#99').replace('r3 = 12', 'r3 = 0')}${release()}${OUT}` },
+  { name: 'tcp_check_syncookie with zero sizes', text: `${lookup()}
+  r1 = r7
+  r2 = r10
+  r2 += -40
+  r3 = 0
+  r4 = r10
+  r4 += -20
+  r5 = 0
+  call bpf_tcp_check_syncookie#100${release()}${OUT}` },
+  { name: 'lookup with a tuple past the stack', text: `${lookup().replace('r3 = 12', 'r3 = 48')}${release()}${OUT}` },
   { name: 'tcp_check_syncookie', text: `${lookup()}
   r1 = r7
   r2 = r10
@@ -196,6 +207,101 @@ rel:${release()}${OUT}` },
   call bpf_map_lookup_elem#1
   if r0 == 0 goto out
   r0 = *(u32 *)(r0 + 8)${OUT}` },
+  { name: 'sk_storage_get on skb->sk, lock its value', text: `
+  r1 = *(u64 *)(r1 + 168)
+  if r1 == 0 goto out
+  r2 = r1
+  r1 = MAP_SKS ll
+  r3 = 0
+  r4 = 1
+  call bpf_sk_storage_get#107
+  if r0 == 0 goto out
+  r6 = r0
+  r1 = r6
+  r1 += 4
+  call bpf_spin_lock#93
+  r1 = r6
+  r1 += 4
+  call bpf_spin_unlock#94${OUT}` },
+  { name: 'sk_storage_get with a stack value', text: `
+  r1 = *(u64 *)(r1 + 168)
+  if r1 == 0 goto out
+  *(u64 *)(r10 - 8) = 0
+  r2 = r1
+  r1 = MAP_SKS ll
+  r3 = r10
+  r3 += -8
+  r4 = 1
+  call bpf_sk_storage_get#107
+  if r0 == 0 goto out
+  r0 = *(u32 *)(r0 + 0)${OUT}` },
+  { name: 'sk_storage_get, load of the lock', text: `
+  r1 = *(u64 *)(r1 + 168)
+  if r1 == 0 goto out
+  r2 = r1
+  r1 = MAP_SKS ll
+  r3 = 0
+  r4 = 1
+  call bpf_sk_storage_get#107
+  if r0 == 0 goto out
+  r0 = *(u32 *)(r0 + 4)${OUT}` },
+  { name: 'sk_storage_get on a maybe-NULL skb->sk', text: `
+  r2 = *(u64 *)(r1 + 168)
+  r1 = MAP_SKS ll
+  r3 = 0
+  r4 = 0
+  call bpf_sk_storage_get#107${OUT}` },
+  { name: 'sk_storage_delete on a looked-up socket', text: `${lookup()}
+  r1 = MAP_SKS ll
+  r2 = r7
+  call bpf_sk_storage_delete#108${release()}${OUT}` },
+  { name: 'xskmap lookup, queue_id', progType: ProgramType.XDP, text: `
+  *(u32 *)(r10 - 4) = 0
+  r2 = r10
+  r2 += -4
+  r1 = MAP_XSK ll
+  call bpf_map_lookup_elem#1
+  if r0 == 0 goto out
+  r0 = *(u32 *)(r0 + 0)${OUT}` },
+  { name: 'xskmap lookup, load past queue_id', progType: ProgramType.XDP, text: `
+  *(u32 *)(r10 - 4) = 0
+  r2 = r10
+  r2 += -4
+  r1 = MAP_XSK ll
+  call bpf_map_lookup_elem#1
+  if r0 == 0 goto out
+  r0 = *(u32 *)(r0 + 4)${OUT}` },
+  { name: 'xskmap lookup, narrow load', progType: ProgramType.XDP, text: `
+  *(u32 *)(r10 - 4) = 0
+  r2 = r10
+  r2 += -4
+  r1 = MAP_XSK ll
+  call bpf_map_lookup_elem#1
+  if r0 == 0 goto out
+  r0 = *(u16 *)(r0 + 0)${OUT}` },
+  { name: 'xskmap lookup, write', progType: ProgramType.XDP, text: `
+  *(u32 *)(r10 - 4) = 0
+  r2 = r10
+  r2 += -4
+  r1 = MAP_XSK ll
+  call bpf_map_lookup_elem#1
+  if r0 == 0 goto out
+  *(u32 *)(r0 + 0) = 1${OUT}` },
+  { name: 'xskmap lookup, release', progType: ProgramType.XDP, text: `
+  *(u32 *)(r10 - 4) = 0
+  r2 = r10
+  r2 += -4
+  r1 = MAP_XSK ll
+  call bpf_map_lookup_elem#1
+  if r0 == 0 goto out
+  r1 = r0
+  call bpf_sk_release#86${OUT}` },
+  { name: 'map_lookup_elem on sk storage', text: `
+  *(u32 *)(r10 - 4) = 0
+  r2 = r10
+  r2 += -4
+  r1 = MAP_SKS ll
+  call bpf_map_lookup_elem#1${OUT}` },
 ];
 
 /** A load of each size at each offset through the socket `setup` leaves in r8 (r7 released after, at `rel`). */

@@ -219,6 +219,40 @@ cb:
   call bpf_timer_start#171
   r0 = 0
   exit` },
+  { name: 'callback sets itself as the callback again', funcs: [['cb', 'cb']], text: `${lookup('T')}
+  r1 = r6
+  r1 += 8
+  r2 = FUNC_cb ll
+  call bpf_timer_set_callback#170${OUT}
+cb:
+  r1 = r3
+  r1 += 8
+  r2 = FUNC_cb ll
+  call bpf_timer_set_callback#170
+  r0 = 0
+  exit` },
+  { name: 'callback with its own stack', funcs: [['cb', 'cb']], text: `${lookup('T')}
+  *(u64 *)(r10 - 400) = 0
+  r1 = r6
+  r1 += 8
+  r2 = FUNC_cb ll
+  call bpf_timer_set_callback#170${OUT}
+cb:
+  *(u64 *)(r10 - 200) = 0
+  r0 = 0
+  exit` },
+  { name: 'callback with a loop', funcs: [['cb', 'cb']], text: `${lookup('T')}
+  r1 = r6
+  r1 += 8
+  r2 = FUNC_cb ll
+  call bpf_timer_set_callback#170${OUT}
+cb:
+  r1 = 0
+loop:
+  r1 += 1
+  if r1 < 10 goto loop
+  r0 = 0
+  exit` },
   { name: 'global callback', funcs: [['cb', 'glob']], text: `${lookup('T')}
   r1 = r6
   r1 += 8
@@ -264,8 +298,8 @@ const ELIDE: KernelCase[] = [
   { name: 'array, unknown key', text: deref('A', 'call bpf_get_prandom_u32#7\n  *(u32 *)(r10 - 4) = r0') },
   { name: 'array, bounded unknown key', text: deref('A', 'call bpf_get_prandom_u32#7\n  r0 &= 3\n  *(u32 *)(r10 - 8) = r0', -8) },
   { name: 'large array, key 0xffff', text: deref('A8', '*(u32 *)(r10 - 8) = 0xffff', -8) },
-  { name: 'percpu array, key 1', text: deref('PA', '*(u32 *)(r10 - 4) = 1') },
-  { name: 'percpu array, lookup_percpu_elem', text: deref('PA', '*(u32 *)(r10 - 4) = 1', -4, 'bpf_map_lookup_percpu_elem#195', '\n  r3 = 0') },
+  { name: 'percpu array, key 1', text: deref('PA', '*(u32 *)(r10 - 8) = 1', -8) },
+  { name: 'percpu array, lookup_percpu_elem', text: deref('PA', '*(u32 *)(r10 - 8) = 1', -8, 'bpf_map_lookup_percpu_elem#195', '\n  r3 = 0') },
   { name: 'array with a lock, key 0', text: deref('L', '*(u32 *)(r10 - 4) = 0') },
   { name: 'array with a lock, lock without NULL check', text: `
   *(u32 *)(r10 - 4) = 0

@@ -73,7 +73,7 @@ export interface VmObjectOptions {
 }
 
 /** Whether loadObjectVm verifies programs when `verify` is not given. */
-const VERIFY_BY_DEFAULT = false;
+const VERIFY_BY_DEFAULT = true;
 
 /** Most timer callbacks advanceTime runs at one instant before it calls it a livelock. */
 const TIMER_ROUND_LIMIT = 1 << 20;

@@ -8,10 +8,12 @@ import type { Btf } from '../../btf/btf.js';
 import { VerifierError } from '../../errors.js';
 import type { Instruction, LddwInstruction } from '../../isa/instruction.js';
 import type { MapSpec, ProgramSpec } from '../../object/spec.js';
-import { licenseIsGplCompatible, verify, type MapInfo } from '../../verifier/index.js';
+import { licenseIsGplCompatible, verify, type FuncInfo, type MapInfo } from '../../verifier/index.js';
+import { funcInfoFromBtf } from '../../verifier/global-func.js';
 import { ArrayOfMapsMap } from '../maps/fd-array.js';
 import { HashOfMapsMap } from '../maps/hash-of-maps.js';
-import type { VmMap } from '../maps/map.js';
+import { BaseMap, type VmMap } from '../maps/map.js';
+import { MapType } from '../maps/flags.js';
 
 /** kernel: btf_parse_fields — the struct names that make a map value hold special fields. */
 const SPECIAL_FIELDS = /^(bpf_spin_lock|bpf_res_spin_lock|bpf_timer|bpf_wq|bpf_list_head|bpf_list_node|bpf_rb_root|bpf_rb_node|bpf_refcount|bpf_task_work)$/;
@@ -100,6 +102,29 @@ export function hasSpecialFields(btf: Btf | undefined, id: number, except: reado
 }
 
 /**
+ * The program's BTF func_info as the verifier takes it, as the kernel gets it at BPF_PROG_LOAD
+ * (global functions are then verified on their own; callbacks need it). Undefined when the
+ * object has no BTF or its records do not name exactly the program's functions.
+ */
+function vmFuncInfo(program: ProgramSpec, instructions: readonly Instruction[], btf: Btf | undefined): FuncInfo[] | undefined {
+  if (btf === undefined || program.funcInfo.length === 0) return undefined;
+  const starts = new Set<number>([0]);
+  let slot = 0;
+  for (const insn of instructions) {
+    if (insn.kind === 'call' && insn.target === 'local') starts.add(slot + insn.imm + 1);
+    if (insn.kind === 'lddw' && insn.src === 4) starts.add(slot + insn.imm + 1);
+    slot += insn.kind === 'lddw' ? 2 : 1;
+  }
+  const records = [...program.funcInfo].sort((a, b) => a.slot - b.slot);
+  if (records.length !== starts.size || records.some((r) => !starts.has(r.slot))) return undefined;
+  try {
+    return funcInfoFromBtf(btf, records.map((r) => ({ insn: r.slot, typeId: r.typeId })), program.type);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Verifies `instructions` (program `program`, CO-RE applied) with the VM maps they name.
  * Throws VerifierError when the verifier refuses it.
  */
@@ -117,6 +142,7 @@ export function verifyVmProgram(
       type: map.type, keySize: map.keySize, valueSize: map.valueSize, maxEntries: map.maxEntries, flags: map.flags, id: map.id,
       ...(spec !== undefined ? mapFieldInfo(maps.btf, spec.valueTypeId) : {}),
       ...(inner === undefined ? {} : { inner: describe(inner, spec?.innerMap) }),
+      ...frozenContents(map),
     };
   };
   const bySlot = new Map(program.references.map((r) => [r.slot, r]));
@@ -134,7 +160,9 @@ export function verifyVmProgram(
       : { ...insn, src: 2, imm: map.id, imm2: ref.offset };
     return lddw;
   });
+  const funcInfo = vmFuncInfo(program, patched, maps.btf);
   const result = verify(patched, {
+    ...(funcInfo === undefined ? {} : { funcInfo }),
     progType: program.type,
     expectedAttachType: program.expectedAttachType,
     flags: program.programFlags,
@@ -145,4 +173,15 @@ export function verifyVmProgram(
   if (result.error !== undefined) {
     throw new VerifierError(`load program '${program.name}'`, result.error.message, result.error.insn, result.log);
   }
+}
+
+/**
+ * A frozen map as the verifier sees it (kernel: bpf_map_is_rdonly, map_direct_value_addr):
+ * frozen, and for an array its value at key 0 — what constant-string arguments read.
+ */
+function frozenContents(map: VmMap): Pick<MapInfo, 'frozen' | 'data'> {
+  if (!(map instanceof BaseMap) || !map.frozen) return {};
+  if (map.type !== MapType.ARRAY || map.keySize !== 4) return { frozen: true };
+  const value = map.lookup(new Uint8Array(4));
+  return value instanceof Uint8Array && value.length === map.valueSize ? { frozen: true, data: value } : { frozen: true };
 }
