@@ -138,13 +138,7 @@ const INPUTS: ReadonlyMap<number, readonly Input[]> = new Map<number, readonly I
  * fails when one disappears, so the list only shrinks). A known difference ends the comparison
  * of its object (the maps have parted).
  */
-const KNOWN_DIFFERENCES: ReadonlyArray<{ program: string; input: string; why: string }> = [
-  {
-    program: 'bpf/fixtures/core_fields.o:core_xdp_ctx', input: 'ipv4-udp + ctx with ingress_ifindex 0',
-    why: 'xdp_md.ingress_ifindex 0 in ctx_in: the kernel keeps the loopback device its test run starts from (ifindex 1), ' +
-      'the VM\'s XDP context model (src/vm/object/context-packet.ts) reports 0',
-  },
-];
+const KNOWN_DIFFERENCES: ReadonlyArray<{ program: string; input: string; why: string }> = [];
 
 /** Who could not load or run what, by reason. */
 class Listing {

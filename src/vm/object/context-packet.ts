@@ -49,7 +49,9 @@ export const xdpContextModel: ContextModel = (memory, input, program) => {
     if (metaLength > data.length) fail(program, 'xdp_md.data is past the data');
     if (v.getUint32(XDP_MD.egress_ifindex, true) !== 0) fail(program, 'xdp_md.egress_ifindex must be 0');
     options.meta = data.slice(0, metaLength);
-    options.ingressIfindex = v.getUint32(XDP_MD.ingress_ifindex, true);
+    // test_run: an ingress_ifindex of 0 leaves the frame on the loopback device's queue 0 (the context's default).
+    const ingress = v.getUint32(XDP_MD.ingress_ifindex, true);
+    if (ingress !== 0) options.ingressIfindex = ingress;
     options.rxQueueIndex = v.getUint32(XDP_MD.rx_queue_index, true);
     packet = data.subarray(metaLength);
   }

@@ -19,7 +19,8 @@ import { traceHelpers } from '../helpers/trace.js';
 import type { MapRegistry } from '../maps/registry.js';
 import { netHelpers } from '../programs/fib.js';
 import { skbHelpers } from '../programs/skb-helpers.js';
-import { xdpHelpers } from '../programs/xdp-helpers.js';
+import { xdpHelpers, xdpOnlyHelpers } from '../programs/xdp-helpers.js';
+import { ProgramType } from '../../object/uapi-types.js';
 
 /** What the helper tables are made for: the object's maps and its host. */
 export interface HelperTableParts {
@@ -37,6 +38,7 @@ export function vmHelperTables({ registry, host }: HelperTableParts): HelperTabl
     stringHelpers(host),
     xdpHelpers,
     skbHelpers,
+    netHelpers(host),
     socketHelpers(registry),
     forEachHelpers(registry),
     spinLockHelpers(registry),
@@ -45,6 +47,14 @@ export function vmHelperTables({ registry, host }: HelperTableParts): HelperTabl
     stackHelpers(registry, host),
     cgroupHelpers(registry, host),
   ];
+}
+
+/**
+ * Helpers that differ by program type under one id (the kernel's func_proto of the type picks
+ * them): merged over the common table for programs of that type.
+ */
+export function programTypeHelpers(progType: number): HelperTable | undefined {
+  return progType === ProgramType.XDP ? xdpOnlyHelpers : undefined;
 }
 
 /** The tables merged into one map by helper id. */

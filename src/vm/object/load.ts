@@ -20,7 +20,7 @@ import { MapRegistry } from '../maps/registry.js';
 import { Memory, type Region } from '../memory.js';
 import { defaultContextModels, type ContextModels } from './context.js';
 import type { HelperTable } from '../helpers.js';
-import { mergeHelperTables, vmHelperTables } from './helper-tables.js';
+import { mergeHelperTables, programTypeHelpers, vmHelperTables } from './helper-tables.js';
 import { fillKconfig, type KconfigValue } from './kconfig.js';
 import { mapCodec } from './map-codec.js';
 import { mapValueFields } from './btf-fields.js';
@@ -294,8 +294,9 @@ export function loadObjectVm(source: ObjectSpec | Uint8Array, options: VmObjectO
           inProgram(p, () => { throw err; });
         }
       }
+      const overlay = programTypeHelpers(p.type);
       const interpreter = inProgram(p, () => new Interpreter(instructions, {
-        memory, state, helpers,
+        memory, state, helpers: overlay === undefined ? helpers : mergeHelperTables([helpers, overlay]),
         resolveLddw: lddwResolver(p, mapFor),
         packet: () => current.packet,
         ...(options.maxInstructions === undefined ? {} : { maxInstructions: options.maxInstructions }),

@@ -291,6 +291,11 @@ function pullData(h: HelperContext): number {
 
 const redirects = new WeakMap<Memory, { readonly ifindex: number; readonly flags: number }>();
 
+/** Sets bpf_redirect's target in `memory` (for the XDP variant of the helper). */
+export function recordRedirect(memory: Memory, ifindex: number, flags: number): void {
+  redirects.set(memory, { ifindex, flags });
+}
+
 /**
  * bpf_redirect's last target in `memory` (kernel: the per-CPU bpf_redirect_info; the helper takes
  * no context), cleared by reading it.

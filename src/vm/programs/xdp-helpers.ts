@@ -4,6 +4,9 @@
  * bpf_xdp_adjust_tail (65) and bpf_xdp_get_buff_len (188).
  */
 import type { HelperContext, HelperTable } from '../helpers.js';
+import { clearXdpMapRedirect } from '../helpers/redirect-map.js';
+import { BPF_FUNC_redirect, recordRedirect } from './skb-helpers.js';
+import { XdpAction } from './verdicts.js';
 import { XdpContext } from './xdp.js';
 
 export const BPF_FUNC_xdp_adjust_head = 44;
@@ -26,4 +29,19 @@ export const xdpHelpers: HelperTable = new Map([
   [BPF_FUNC_xdp_adjust_meta, (h: HelperContext) => context(h)?.adjustMeta(offset(h)) ?? -EINVAL],
   [BPF_FUNC_xdp_adjust_tail, (h: HelperContext) => context(h)?.adjustTail(offset(h)) ?? -EINVAL],
   [BPF_FUNC_xdp_get_buff_len, (h: HelperContext) => context(h)?.length ?? 0],
+  [BPF_FUNC_redirect, xdpRedirect],
 ]);
+
+/**
+ * bpf_redirect in an XDP program (kernel: bpf_xdp_redirect, not the sk_buff one): flags must
+ * be 0, else XDP_ABORTED; the target replaces any bpf_redirect_map of the run; XDP_REDIRECT.
+ */
+function xdpRedirect(h: HelperContext): number {
+  if (h.arg(2) !== 0n) return XdpAction.ABORTED;
+  clearXdpMapRedirect(h.memory);
+  recordRedirect(h.memory, h.argU32(1), 0);
+  return XdpAction.REDIRECT;
+}
+
+/** The helpers whose XDP version differs from the one other program types get under the same id. */
+export const xdpOnlyHelpers: HelperTable = new Map([[BPF_FUNC_redirect, xdpRedirect]]);
