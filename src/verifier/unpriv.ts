@@ -9,8 +9,8 @@
  * Speculative paths (sanitize_speculative_path): the branch a known condition rules out is
  * walked too, marked speculative; an error there (EACCES, EPERM, EINVAL) ends that path with a
  * `nospec` barrier instead of rejecting (6.15+), but what the path records (the maps a tail call
- * sees, ALU masking states) counts. Not modelled: the speculative path sanitize_ptr_alu pushes
- * for a variable offset truncated to zero.
+ * sees, ALU masking states) counts. So is the path sanitize_ptr_alu pushes for a pointer moved
+ * by a variable offset, with the offset masked to zero.
  */
 import type { AluInstruction, Instruction } from '../isa/index.js';
 import { MapType, ProgramType } from '../object/uapi-types.js';
@@ -153,6 +153,16 @@ const aluAux = new WeakMap<Env, Map<number, AluSanitation>>();
 /** kernel: env->explore_alu_limits — set once a pointer moved by a variable offset was sanitized. */
 const exploreAluLimits = new WeakSet<Env>();
 
+/** The pointer a sanitized variable-offset ALU instruction leaves in dst on its speculative path (sanitize_ptr_alu do_sim). */
+const speculativeSim = new WeakMap<Env, Reg>();
+
+/** Takes the pending do_sim pointer of the instruction just checked, if any. */
+export function takeSpeculativeSim(env: Env): Reg | undefined {
+  const r = speculativeSim.get(env);
+  speculativeSim.delete(env);
+  return r;
+}
+
 /** How pruning compares states for this loader (prune.ts). */
 export function pruneOptions(env: Env): PruneOptions {
   if (env.privileged) return {};
@@ -285,6 +295,8 @@ export function sanitizePtrAlu(env: Env, insn: AluInstruction, ptr: Reg, offReg:
   if (!offIsImm) exploreAluLimits.add(env);
   const aluState = (offIsNeg ? BPF_ALU_NEG_VALUE : 0) | (offIsImm ? BPF_ALU_IMMEDIATE : 0)
     | (offIsDst ? BPF_ALU_SANITIZE_DST : BPF_ALU_SANITIZE_SRC);
+  // do_sim: a variable offset may be masked to 0 under speculation; that path is walked too.
+  if (!offIsImm) speculativeSim.set(env, ptr.clone());
   return { maskToLeft, aluState, aluLimit: limit };
 }
 

@@ -25,7 +25,7 @@ import { TracingTargetError, canBeSleepable, sleepableMapsError, tracingSetup } 
 import { statesEqual } from './prune.js';
 import {
   checkLeak, checkReturnLeak, checkTailCallMaps, checkUnprivProgram, isPointerValue, nospecRecoverable, pruneOptions,
-  recordTailCallMap, setSpeculative,
+  recordTailCallMap, setSpeculative, takeSpeculativeSim,
 } from './unpriv.js';
 import { type MapInfo, Reg, isNullScalar, markKnown, markNotInit, markPointer, markUnknown } from './reg.js';
 import { type Checkpoint, Frame, type PathStep, VerifierState, extendTrail, trailToPath } from './state.js';
@@ -667,7 +667,7 @@ class Run {
           // unpriv.ts: kernel do_check — an error on a speculative path puts a barrier (nospec)
           // before the instruction and ends that path instead of rejecting the program.
           if (err instanceof VerifierReject && state?.speculative === true && nospecRecoverable(env, err.message)) {
-            env.log(`${idx}: speculative path ends (nospec): ${err.message}`);
+            env.log(err.message); // the kernel's verbose() of the error stays in the log
             state = this.nextPath(state);
             doPrint = true;
             scratched = undefined;
@@ -807,9 +807,16 @@ class Run {
     const env = this.env;
     const regs = state.cur.regs;
     switch (insn.kind) {
-      case 'alu':
+      case 'alu': {
         checkAlu(env, state, insn);
+        const sim = takeSpeculativeSim(env); // unpriv.ts: sanitize_ptr_alu's do_sim
+        if (sim !== undefined) {
+          const spec = this.push(state, idx + 1, idx);
+          spec.speculative = true;
+          spec.cur.reg(insn.dst).assign(sim);
+        }
         return idx + 1;
+      }
       case 'endian':
         checkEndian(env, state, insn.dst);
         return idx + 1;

@@ -4,6 +4,8 @@
  * loads, map lookups on a real hash map (with and without the NULL check) and context / packet
  * accesses (with and without the bounds check). Each program is loaded into the kernel and
  * verified by us. A false accept (the kernel rejects, we accept) fails; agreement is printed.
+ * The socket filters are also loaded by an unprivileged child (test/support/unpriv.ts) and
+ * verified by us with `privileged: false`: no false accepts there either.
  * EBPF_FUZZ_SEED and EBPF_FUZZ_COUNT override the seed and the count.
  */
 import { describe, it } from 'node:test';
@@ -12,6 +14,8 @@ import { encodeSlots, type RawInstruction } from '../../src/isa/index.js';
 import { KernelError, createMap, loadProgram } from '../../src/kernel/index.js';
 import { verify, type MapInfo } from '../../src/verifier/index.js';
 import { kernelSkip } from '../support/kernel.js';
+import { unprivSkip, unprivilegedVerdicts } from '../support/unpriv.js';
+import { FIXUP_MAPS } from '../../src/verifier/index.js';
 
 /** mulberry32: a small deterministic PRNG. */
 function rng(seed: number): () => number {
@@ -159,6 +163,44 @@ describe('verifier fuzz against the kernel', () => {
       + `(${agree}/${count}); false accepts ${falseAccepts.length}; false rejects ${falseRejects}`);
     for (const [why, n] of [...kernelReasons].sort((a, b) => b[1] - a[1]).slice(0, 6)) t.diagnostic(`kernel rejects x${n}: ${why}`);
     for (const [why, n] of [...rejectReasons].sort((a, b) => b[1] - a[1]).slice(0, 8)) t.diagnostic(`false reject x${n}: ${why} (first: ${rejectExamples.get(why)})`);
+    assert.deepEqual(falseAccepts.slice(0, 5), []);
+  });
+
+  it('random socket filters, unprivileged: zero false accepts', { skip: unprivSkip() }, (t) => {
+    const seed = Number(process.env.EBPF_FUZZ_SEED ?? 20261122) + 1;
+    const count = Number(process.env.EBPF_FUZZ_COUNT ?? 10_000) / 2;
+    const next = rng(seed);
+    // The child makes its own map from test_verifier's fixup of the same shape (8-byte key, 16-byte value).
+    const fixup = 'map_hash_16b';
+    const spec = FIXUP_MAPS.get(fixup)!;
+    assert.equal(spec.keySize, 8);
+    assert.equal(spec.valueSize, VALUE_SIZE);
+    const FD = 1000;
+    const mapOf = (fd: number): MapInfo | undefined => (fd === FD ? { ...spec, id: FD } : undefined);
+    const programs = Array.from({ length: count }, () => generate(next, SOCKET_FILTER, FD));
+    const verdicts = unprivilegedVerdicts(programs.map((insns) => ({
+      insns, progType: SOCKET_FILTER, fixups: { [fixup]: insns.flatMap((x, i) => (x.code === 0x18 && x.src === 1 ? [i] : [])) },
+    })));
+    let agree = 0;
+    let kernelAccepts = 0;
+    const falseAccepts: string[] = [];
+    const rejectReasons = new Map<string, number>();
+    programs.forEach((insns, i) => {
+      const k = verdicts[i]!;
+      assert.notEqual(k.verdict, 'skipped', `program ${i}: ${'reason' in k ? k.reason : ''}`);
+      const ours = verify(insns, { progType: SOCKET_FILTER, maps: mapOf, privileged: false });
+      if (k.verdict === 'accept') kernelAccepts++;
+      if (k.verdict === ours.verdict) agree++;
+      else if (k.verdict === 'accept') {
+        const why = ours.error!.message.replace(/-?\d+/g, 'N');
+        rejectReasons.set(why, (rejectReasons.get(why) ?? 0) + 1);
+      } else {
+        falseAccepts.push(`program ${i}: kernel says ${'message' in k ? k.message : ''}: ${JSON.stringify(insns.map((x) => [x.code, x.dst, x.src, x.off, x.imm]))}`);
+      }
+    });
+    t.diagnostic(`seed ${seed}: ${count} programs, kernel accepted ${kernelAccepts}; agreement ${(100 * agree / count).toFixed(2)}% `
+      + `(${agree}/${count}); false accepts ${falseAccepts.length}; false rejects ${count - agree - falseAccepts.length}`);
+    for (const [why, n] of [...rejectReasons].sort((a, b) => b[1] - a[1]).slice(0, 8)) t.diagnostic(`false reject x${n}: ${why}`);
     assert.deepEqual(falseAccepts.slice(0, 5), []);
   });
 });
