@@ -6,8 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Instruction, RawInstruction } from '../isa/index.js';
+import type { Btf } from '../btf/btf.js';
+import { parseBtf } from '../btf/parse.js';
 import { loadObjectSpec } from '../object/load.js';
-import type { MapSpec } from '../object/spec.js';
+import { ObjectSpec } from '../object/index.js';
+import { verifyObjectProgram } from '../vm/object/load.js';
+import type { MapSpec, ProgramSpec } from '../object/spec.js';
 import { ProgramType, programTypeName } from '../object/uapi-types.js';
 import {
   type Explanation, type MapInfo, type VerifierCase, type VerifierStep, type VerifyResult, applyFixups, licenseIsGplCompatible, caseNotRunnable, caseProgFlags,
@@ -67,6 +71,15 @@ function elfMaps(maps: readonly MapSpec[]): { fdOf: Map<string, number>; mapOf: 
 }
 
 /** lddw immediates as the verifier's log names them: maps by id, other values in hex. */
+/** This machine's kernel BTF (/sys/kernel/btf/vmlinux), when it has one. */
+function hostKernelBtf(): Btf | undefined {
+  try {
+    return parseBtf(readFileSync('/sys/kernel/btf/vmlinux'));
+  } catch {
+    return undefined;
+  }
+}
+
 function mapNamer(i: Instruction & { kind: 'lddw' }): string {
   if (i.src === 1) return `map[id:${i.imm}]`;
   if (i.src === 2) return `map[id:${i.imm}][0]+${i.imm2}`;
@@ -211,26 +224,29 @@ export const verifyCommand: Command = {
     let mapOf: (fd: number) => MapInfo | undefined = () => undefined;
     let what = file;
     if (isElf(bytes)) {
-      const spec = loadObjectSpec(bytes);
-      const prog = values.prog === undefined ? spec.programs[0] : spec.programs.find((p) => p.name === values.prog);
-      if (prog === undefined) throw new UsageError(values.prog === undefined ? 'the object has no program' : `no program '${values.prog}'`);
-      progType ??= prog.type;
-      attachType = prog.expectedAttachType;
-      gplCompatible = licenseIsGplCompatible(prog.license);
-      const maps = elfMaps(spec.maps);
-      mapOf = maps.mapOf;
-      const insns = [...prog.instructions];
-      for (const ref of prog.references) {
-        const insn = insns[ref.insn];
-        if (insn?.kind !== 'lddw' || (ref.kind !== 'map' && ref.kind !== 'map_value')) continue;
-        const fd = maps.fdOf.get(ref.map) ?? -1;
-        insns[ref.insn] = ref.kind === 'map' ? { ...insn, src: 1, imm: fd } : { ...insn, src: 2, imm: fd, imm2: ref.offset };
-      }
-      program = insns;
-      what = `${file}:${prog.name}`;
-    } else {
-      program = loadProgramFile(file, bytes);
+      // As the VM's loader verifies it: CO-RE against this kernel's BTF when there is one,
+      // maps created (.rodata frozen), func_info, license; the kernel's BTF for tracing contexts.
+      // --type overrides (or supplies, for a section libbpf does not know) the type of --prog.
+      const parsed = loadObjectSpec(bytes, progType !== undefined && values.prog !== undefined ? { programTypes: { [values.prog]: { type: progType } } } : {});
+      const first = values.prog === undefined ? parsed.programs[0] : parsed.programs.find((p) => p.name === values.prog);
+      if (first === undefined) throw new UsageError(values.prog === undefined ? 'the object has no program' : `no program '${values.prog}'`);
+      const prog: ProgramSpec = progType === undefined || values.prog !== undefined ? first : { ...first, type: progType };
+      const spec = prog === first ? parsed : new ObjectSpec({ ...parsed, programs: parsed.programs.map((p) => (p === first ? prog : p)) });
+      const kernelBtf = hostKernelBtf();
+      const steps: VerifierStep[] = [];
+      const { result, instructions } = verifyObjectProgram(spec, prog.name, {
+        logLevel: logLevel as 0 | 1 | 2,
+        ...(kernelBtf !== undefined ? { targetBtf: kernelBtf, kernelBtf } : {}),
+        ...(values.unprivileged ? { privileged: false } : {}),
+        ...(json && logLevel === 2 ? { onStep: (step: VerifierStep) => steps.push(step) } : {}),
+      });
+      const explanation = result.error !== undefined && (values.explain || json)
+        ? explainRejection(instructions, result.error, { namer: mapNamer })
+        : undefined;
+      io.out(formatResult(result, json, `${file}:${prog.name}`, explanation, json && logLevel === 2 ? steps : undefined));
+      return result.verdict === 'accept' ? 0 : 1;
     }
+    program = loadProgramFile(file, bytes);
     // -j with --log-level 2: the structured log too, a step per processed instruction.
     const steps: VerifierStep[] = [];
     const result = verify(program, {

@@ -1,11 +1,28 @@
 /** `ebpf verify`: verdicts, the kernel-format log, JSON output and test_verifier cases. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/command.js';
 import { assemble, encodeProgram } from '../../src/isa/index.js';
 import { KernelError, ProgramType, loadProgram } from '../../src/kernel/index.js';
 import { kernelSkip } from '../support/kernel.js';
+import { repoRoot } from '../support/shared.js';
+
+/** `ebpf verify` on files of the repository. */
+function runRepo(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: Io = {
+    out: (t) => { out += t; },
+    err: (t) => { err += t; },
+    stdin: async () => new Uint8Array(),
+    readFile: (p) => new Uint8Array(readFileSync(join(repoRoot, p))),
+    writeFile: () => undefined,
+  };
+  return main(['verify', ...args], io).then((code) => ({ code, out, err }));
+}
 
 function run(args: string[], files: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -23,6 +40,29 @@ function run(args: string[], files: Record<string, string> = {}): Promise<{ code
   };
   return main(['verify', ...args], io).then((code) => ({ code, out, err }));
 }
+
+describe('ebpf verify OBJ', () => {
+  it('verifies an object program as the VM loads it: func_info for callbacks, frozen .rodata, the license', async () => {
+    const loop = await runRepo(['bpf/fixtures/vm_loop.o', '--prog', 'loop_sum']);
+    assert.match(loop.out, /^ACCEPT bpf\/fixtures\/vm_loop\.o:loop_sum/m);
+    const printf = await runRepo(['bpf/fixtures/vm_printf.o', '--prog', 'snprintf_cases']);
+    assert.match(printf.out, /^ACCEPT /m);
+    const bad = await runRepo(['bpf/fixtures/vm_rejected.o', '--prog', 'null_deref', '--explain']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.out, /^REJECT bpf\/fixtures\/vm_rejected\.o:null_deref: R0 invalid mem access 'map_value_or_null'/m);
+    assert.match(bad.out, /came from bpf_map_lookup_elem at insn \d+/);
+  });
+
+  it('types tracing contexts and resolves kfuncs with this kernel\'s BTF', { skip: existsSync('/sys/kernel/btf/vmlinux') ? false : 'no /sys/kernel/btf/vmlinux' }, async () => {
+    assert.match((await runRepo(['bpf/objects/sections_trace.o', '--prog', 'sec_tp_btf'])).out, /^ACCEPT /m);
+    assert.match((await runRepo(['bpf/objects/exception_cb.o'])).out, /^ACCEPT bpf\/objects\/exception_cb\.o:throwing_tc/m);
+  });
+
+  it('takes a program type for a section libbpf does not know', async () => {
+    const r = await runRepo(['examples/checksum.o', '--prog', 'checksum', '--type', 'socket_filter']);
+    assert.match(r.out, /^(ACCEPT|REJECT) examples\/checksum\.o:checksum/m);
+  });
+});
 
 describe('ebpf verify', () => {
   it('accepts a valid program', async () => {

@@ -6,6 +6,8 @@
  * arrays filled. The result has the shape of the kernel backend's loaded object.
  */
 import type { Btf } from '../../btf/btf.js';
+import type { Instruction } from '../../isa/instruction.js';
+import type { VerifyResult } from '../../verifier/index.js';
 import { EbpfError, NotSupportedError, VerifierError } from '../../errors.js';
 import type { LoadedObject } from '../../object/loaded.js';
 import { loadObjectSpec, ObjectSpec, type LoadObjectOptions, type MapSpec, type ProgramSpec } from '../../object/index.js';
@@ -32,7 +34,7 @@ import { timersOf, type VmTimers } from '../helpers/timer.js';
 import type { PerfEventData } from '../programs/perf-event.js';
 import type { PtRegs } from '../programs/pt-regs.js';
 import type { TracepointFormat, TracepointValue } from '../programs/tracepoint.js';
-import { verifyVmProgram, type VmVerifierOptions } from './verify.js';
+import { verifyVmProgram, verifyVmProgramResult, type VmVerifierOptions, type VmVerifyProgramOptions } from './verify.js';
 import { checkExternReferences, checkInstructions, lddwResolver, relocateCore, type VmCoreTarget } from './relocate.js';
 
 /** Options of {@link loadObjectVm}. */
@@ -309,6 +311,49 @@ export function loadObjectVm(source: ObjectSpec | Uint8Array, options: VmObjectO
   } catch (err) {
     registry[Symbol.dispose]();
     throw err;
+  }
+}
+
+/** Options of {@link verifyObjectProgram}. */
+export interface VerifyObjectProgramOptions extends VmVerifyProgramOptions {
+  /** Target BTF for CO-RE relocations (the kernel's, for programs that read kernel types). */
+  targetBtf?: Btf | readonly Btf[];
+  /** Program types for sections libbpf does not know. */
+  programTypes?: LoadObjectOptions['programTypes'];
+  constants?: Readonly<Record<string, unknown>>;
+  /** Possible CPUs (per-CPU maps); default 1. */
+  cpus?: number;
+}
+
+/**
+ * Verifies one program of an object as `loadObjectVm` would before running it — CO-RE
+ * applied, maps created (global data written, `.rodata` frozen), func_info and license
+ * given — but whether or not the VM implements its helpers, and returns the verifier's whole
+ * result and the instructions it checked (what `ebpf verify OBJ` prints and explains).
+ */
+export function verifyObjectProgram(source: ObjectSpec | Uint8Array, name: string, options: VerifyObjectProgramOptions = {}): {
+  program: ProgramSpec; instructions: Instruction[]; result: VerifyResult;
+} {
+  const spec = prepareSpec(source, { ...(options.programTypes ? { programTypes: options.programTypes } : {}), ...(options.constants ? { constants: options.constants } : {}) });
+  const [program] = selectPrograms(spec, [name]);
+  const core: VmCoreTarget | undefined = spec.btf === undefined ? undefined : {
+    local: spec.btf,
+    targets: options.targetBtf === undefined ? undefined : Array.isArray(options.targetBtf) ? options.targetBtf : [options.targetBtf as Btf],
+    cache: new Map(),
+  };
+  const instructions = inProgram(program!, () => relocateCore(program!, core));
+  const registry = new MapRegistry(new Memory(), { cpus: options.cpus ?? 1, cpu: 0 });
+  try {
+    const { created, refused } = createMaps(spec.maps, registry, spec.btf);
+    const mapFor = (map: string): VmMap => {
+      const m = created.get(map);
+      if (m !== undefined) return m;
+      throw refused.get(map) ?? new EbpfError(`no map '${map}' in the object`);
+    };
+    const verified = inProgram(program!, () => verifyVmProgramResult(program!, instructions, { mapFor, specs: spec.maps, btf: spec.btf }, options));
+    return { program: program!, ...verified };
+  } finally {
+    registry[Symbol.dispose]();
   }
 }
 

@@ -8,8 +8,10 @@ import type { Btf } from '../../btf/btf.js';
 import { VerifierError } from '../../errors.js';
 import type { Instruction, LddwInstruction } from '../../isa/instruction.js';
 import type { MapSpec, ProgramSpec } from '../../object/spec.js';
-import { licenseIsGplCompatible, verify, type FuncInfo, type MapInfo } from '../../verifier/index.js';
+import { ProgramType } from '../../object/uapi-types.js';
+import { licenseIsGplCompatible, verify, type FuncInfo, type MapInfo, type VerifyOptions, type VerifyResult } from '../../verifier/index.js';
 import { funcInfoFromBtf } from '../../verifier/global-func.js';
+import { ExceptionCallbackError, findExceptionCallback, type ExceptionCallback } from '../../verifier/exception.js';
 import { ArrayOfMapsMap } from '../maps/fd-array.js';
 import { HashOfMapsMap } from '../maps/hash-of-maps.js';
 import { BaseMap, type VmMap } from '../maps/map.js';
@@ -106,9 +108,10 @@ export function hasSpecialFields(btf: Btf | undefined, id: number, except: reado
  * (global functions are then verified on their own; callbacks need it). Undefined when the
  * object has no BTF or its records do not name exactly the program's functions.
  */
-function vmFuncInfo(program: ProgramSpec, instructions: readonly Instruction[], btf: Btf | undefined): FuncInfo[] | undefined {
+function vmFuncInfo(program: ProgramSpec, instructions: readonly Instruction[], btf: Btf | undefined, exceptionCallback?: number): FuncInfo[] | undefined {
   if (btf === undefined || program.funcInfo.length === 0) return undefined;
   const starts = new Set<number>([0]);
+  if (exceptionCallback !== undefined) starts.add(exceptionCallback);
   let slot = 0;
   for (const insn of instructions) {
     if (insn.kind === 'call' && insn.target === 'local') starts.add(slot + insn.imm + 1);
@@ -124,16 +127,29 @@ function vmFuncInfo(program: ProgramSpec, instructions: readonly Instruction[], 
   }
 }
 
+/** Program types whose attach target is a BTF type of the kernel (tp_btf/fentry/iter/lsm/freplace). */
+const BTF_TARGET_TYPES: ReadonlySet<number> = new Set([ProgramType.TRACING, ProgramType.LSM, ProgramType.EXT]);
+
+/** How a program is verified: the log, the kernel's BTF for tracing programs, the structured log. */
+export interface VmVerifyProgramOptions {
+  logLevel?: 0 | 1 | 2;
+  /** vmlinux BTF: types the contexts of tracing programs (tp_btf, iter, …); without it they are refused. */
+  kernelBtf?: Btf;
+  onStep?: VerifyOptions['onStep'];
+  /** False: check as for a loader without CAP_BPF/CAP_SYS_ADMIN (default true). */
+  privileged?: boolean;
+}
+
 /**
- * Verifies `instructions` (program `program`, CO-RE applied) with the VM maps they name.
- * Throws VerifierError when the verifier refuses it.
+ * Verifies `instructions` (program `program`, CO-RE applied) with the VM maps they name, and
+ * returns the verifier's result with the instructions as verified (map references as ids).
  */
-export function verifyVmProgram(
+export function verifyVmProgramResult(
   program: ProgramSpec,
   instructions: readonly Instruction[],
   maps: { readonly mapFor: (name: string) => VmMap; readonly specs: readonly MapSpec[]; readonly btf: Btf | undefined },
-  options: VmVerifierOptions = {},
-): void {
+  options: VmVerifyProgramOptions = {},
+): { result: VerifyResult; instructions: Instruction[] } {
   const infos = new Map<number, MapInfo>();
   const specByName = new Map(maps.specs.map((m) => [m.name, m]));
   const describe = (map: VmMap, spec: MapSpec | undefined): MapInfo => {
@@ -150,6 +166,12 @@ export function verifyVmProgram(
   const patched = instructions.map((insn): Instruction => {
     const at = slot;
     slot += insn.kind === 'lddw' ? 2 : 1;
+    if (insn.kind === 'call' && insn.target === 'kfunc') {
+      // A kfunc names a FUNC of the kernel's BTF by id, as libbpf resolves it at load.
+      const ref = bySlot.get(at);
+      const id = ref?.kind === 'kfunc' && options.kernelBtf !== undefined ? options.kernelBtf.findByName(ref.extern, 'func')[0] : undefined;
+      return id === undefined ? insn : { ...insn, imm: id };
+    }
     if (insn.kind !== 'lddw') return insn;
     const ref = bySlot.get(at);
     if (ref === undefined || (ref.kind !== 'map' && ref.kind !== 'map_value')) return insn;
@@ -160,8 +182,21 @@ export function verifyVmProgram(
       : { ...insn, src: 2, imm: map.id, imm2: ref.offset };
     return lddw;
   });
-  const funcInfo = vmFuncInfo(program, patched, maps.btf);
+  // kernel: bpf_find_exception_callback_insn_off — the callback the main function's decl tag names.
+  let exceptionCallback: ExceptionCallback | undefined;
+  if (maps.btf !== undefined && program.funcInfo.length > 0) {
+    const records = [...program.funcInfo].sort((a, b) => a.slot - b.slot).map((r) => ({ insnOff: r.slot, typeId: r.typeId }));
+    try {
+      exceptionCallback = findExceptionCallback(maps.btf, records);
+    } catch (err) {
+      if (!(err instanceof ExceptionCallbackError)) throw err;
+      const log = (options.logLevel ?? 1) > 0 ? `${err.message}\n` : '';
+      return { result: { verdict: 'reject', processed: 0, error: { insn: 0, message: err.message }, log, totalStates: 0, stackDepth: [] }, instructions: patched };
+    }
+  }
+  const funcInfo = vmFuncInfo(program, patched, maps.btf, exceptionCallback?.insn);
   const result = verify(patched, {
+    ...(exceptionCallback === undefined ? {} : { exceptionCallback }),
     ...(funcInfo === undefined ? {} : { funcInfo }),
     progType: program.type,
     expectedAttachType: program.expectedAttachType,
@@ -169,7 +204,25 @@ export function verifyVmProgram(
     maps: (fd) => infos.get(fd),
     logLevel: options.logLevel ?? 1,
     gplCompatible: licenseIsGplCompatible(program.license),
+    ...(options.kernelBtf === undefined ? {} : { btf: options.kernelBtf }),
+    ...(program.attachTarget === undefined || !BTF_TARGET_TYPES.has(program.type) ? {} : { attachTarget: program.attachTarget }),
+    ...(options.onStep === undefined ? {} : { onStep: options.onStep }),
+    ...(options.privileged === false ? { privileged: false } : {}),
   });
+  return { result, instructions: patched };
+}
+
+/**
+ * Verifies `instructions` (program `program`, CO-RE applied) with the VM maps they name.
+ * Throws VerifierError when the verifier refuses it.
+ */
+export function verifyVmProgram(
+  program: ProgramSpec,
+  instructions: readonly Instruction[],
+  maps: { readonly mapFor: (name: string) => VmMap; readonly specs: readonly MapSpec[]; readonly btf: Btf | undefined },
+  options: VmVerifierOptions = {},
+): void {
+  const { result } = verifyVmProgramResult(program, instructions, maps, { logLevel: options.logLevel ?? 1 });
   if (result.error !== undefined) {
     throw new VerifierError(`load program '${program.name}'`, result.error.message, result.error.insn, result.log);
   }
