@@ -202,6 +202,9 @@ function constString(env: Env, reg: Reg, regno: number): Uint8Array {
  * kernel: check_helper_call. `schedule` queues the verification of a callback (bpf_loop,
  * bpf_for_each_map_elem); without it such helpers are refused.
  */
+/** BPF_FUNC_get_local_storage. */
+const BPF_FUNC_GET_LOCAL_STORAGE = 81;
+
 export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstruction, schedule?: ScheduleCallback): void {
   const id = insn.imm;
   // kernel: do_check: while a bpf_spin_lock is held only bpf_spin_unlock (and bpf_kptr_xchg) may be called.
@@ -432,6 +435,8 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
     caller.callbackDepth = 0;
   }
 
+  // kernel: check_helper_call — get_local_storage cannot return an error, so its flags must be a known 0.
+  if (id === BPF_FUNC_GET_LOCAL_STORAGE && !isNullScalar(regs[2]!)) reject(env, 'get_local_storage() doesn\'t support non-zero flags');
   const sizeMax = proto.args.includes('size_or_zero') || proto.args.includes('size')
     ? regs[proto.args.findIndex((a) => a === 'size_or_zero' || a === 'size') + 1]!.umax : 0n;
   for (let r = 1; r <= 5; r++) markNotInit(regs[r]!);
@@ -448,6 +453,11 @@ export function checkHelperCall(env: Env, state: VerifierState, insn: CallInstru
       break;
     case 'void':
       markNotInit(r0);
+      break;
+    case 'map_value':
+      if (map === undefined) reject(env, 'kernel subsystem misconfigured verifier');
+      markPointer(r0, 'map_value');
+      r0.map = map;
       break;
     case 'map_value_or_null': {
       if (map === undefined) reject(env, 'kernel subsystem misconfigured verifier');

@@ -183,8 +183,11 @@ export function effectiveAttachType(progType: number, attachType: number): numbe
       return attachType === A.CGROUP_INET_INGRESS || attachType === A.CGROUP_INET_EGRESS ? attachType : undefined;
     case ProgramType.CGROUP_SOCKOPT:
       return attachType === A.CGROUP_GETSOCKOPT || attachType === A.CGROUP_SETSOCKOPT ? attachType : undefined;
-    case ProgramType.SK_REUSEPORT:
-      return attachType === A.SK_REUSEPORT_SELECT || attachType === A.SK_REUSEPORT_SELECT_OR_MIGRATE ? attachType : undefined;
+    case ProgramType.SK_REUSEPORT: {
+      // kernel: bpf_prog_load_fixup_attach_type — 0 means BPF_SK_REUSEPORT_SELECT.
+      const t = attachType === 0 ? A.SK_REUSEPORT_SELECT : attachType;
+      return t === A.SK_REUSEPORT_SELECT || t === A.SK_REUSEPORT_SELECT_OR_MIGRATE ? t : undefined;
+    }
     case ProgramType.NETFILTER:
       return attachType === A.NETFILTER ? attachType : undefined;
     default:

@@ -58,6 +58,8 @@ export type ArgType =
   | 'map_value_or_null';
 
 export type RetType = 'integer' | 'void' | 'map_value_or_null' | 'ringbuf_mem_or_null'
+  /** RET_PTR_TO_MAP_VALUE: never NULL (bpf_get_local_storage). */
+  | 'map_value'
   | 'sock_or_null' | 'sock_common_or_null' | 'tcp_sock_or_null'
   /** RET_PTR_TO_BTF_ID_TRUSTED to struct task_struct (btf-ptr.ts); the helper is GPL-only. */
   | 'btf_id_trusted_task';
@@ -179,6 +181,21 @@ export const HELPER_PROTOS: ReadonlyMap<number, HelperProto> = new Map<number, H
   [34, { args: ['ctx'], ret: INT }],
   [35, { args: [], ret: INT }],
   [39, { args: ['ctx', 'anything'], ret: INT, changesPktData: pkt }],
+  // kernel (net/core/filter.c, 6.18): the sk_buff helpers that resize or retype the packet, and the hash/csum ones.
+  [31, { args: ['ctx', 'anything', 'anything'], ret: INT, changesPktData: pkt }],
+  [32, { args: ['ctx', 'anything'], ret: INT }],
+  [38, { args: ['ctx', 'anything', 'anything'], ret: INT, changesPktData: pkt }],
+  [40, { args: ['ctx', 'anything'], ret: INT }],
+  [41, { args: ['ctx'], ret: 'void' }],
+  [43, { args: ['ctx', 'anything', 'anything'], ret: INT, changesPktData: pkt }],
+  [48, { args: ['ctx', 'anything'], ret: INT }],
+  [50, { args: ['ctx', 'anything', 'anything', 'anything'], ret: INT, changesPktData: pkt }],
+  // bpf_skb_fib_lookup / bpf_xdp_fib_lookup: the params struct is read and written.
+  [69, { args: ['ctx', 'mem', 'size', 'anything'], ret: INT, pktAccess: true }],
+  // net/core/filter.c sk_select_reuseport: the socket of a reuseport array, sockmap or sockhash.
+  [82, { args: ['ctx', 'map_ptr', 'map_key', 'anything'], ret: INT, mapTypes: [MapType.REUSEPORT_SOCKARRAY, MapType.SOCKMAP, MapType.SOCKHASH] }],
+  // kernel/bpf/helpers.c bpf_get_local_storage: the cgroup storage of the running program, never NULL.
+  [81, { args: ['map_ptr', 'anything'], ret: 'map_value', mapTypes: [MapType.CGROUP_STORAGE, MapType.PERCPU_CGROUP_STORAGE] }],
   [42, { args: [], ret: INT }],
   [44, { args: ['ctx', 'anything'], ret: INT, changesPktData: pkt }],
   [45, { args: ['uninit_mem', 'size_or_zero', 'anything'], ret: INT }],
@@ -282,6 +299,13 @@ export const MAP_TYPE_HELPERS: ReadonlyMap<number, readonly number[]> = new Map<
   [MapType.SOCKHASH, [1, 70, 71, 72, 82]],
   [MapType.SK_STORAGE, [107, 108, 194]],
   [MapType.XSKMAP, [1, 51]],
+  [MapType.DEVMAP, [1, 51]],
+  [MapType.DEVMAP_HASH, [1, 51]],
+  [MapType.CPUMAP, [51]],
+  [MapType.CGROUP_ARRAY, [33, 37]],
+  [MapType.CGROUP_STORAGE, [81]],
+  [MapType.REUSEPORT_SOCKARRAY, [82]],
+  [MapType.PERCPU_CGROUP_STORAGE, [81]],
 ]);
 
 // kernel: bpf_base_func_proto (6.18) as a root loader sees it, in its three tiers (the helpers of
@@ -297,30 +321,30 @@ const BASE = [...BASE_ALL, ...BASE_BPF, ...BASE_PERFMON];
 // kernel: bpf_sk_base_func_proto: the base plus ktime_get_coarse_ns (and skc_to_* casts, not modelled).
 const SK_BASE = [...BASE, 160];
 const SK_FILTER = [...SK_BASE, 25, 26, 46, 47, 68];
-const TC = [...SK_BASE, 9, 10, 11, 13, 17, 18, 19, 23, 25, 26, 28, 34, 39, 46, 47, 68, 84, 85, 86, 95, 96, 97, 98, 99, 100, 124, 107, 108];
-const XDP = [...SK_BASE, 23, 25, 28, 44, 51, 54, 65, 84, 85, 86, 99, 100];
-const CGROUP_SKB = [...SK_BASE, 25, 26, 46, 47, 68, 84, 85, 86, 95, 96, 97, 98, 99, 107, 108];
-const SK_SKB = [...SK_BASE, 9, 25, 26, 39, 46, 47, 52, 72, 84, 85, 86, 99];
+const TC = [...SK_BASE, 9, 10, 11, 13, 17, 18, 19, 23, 25, 26, 28, 31, 32, 34, 38, 39, 40, 41, 43, 46, 47, 48, 50, 68, 69, 84, 85, 86, 95, 96, 97, 98, 99, 100, 124, 107, 108];
+const XDP = [...SK_BASE, 23, 25, 28, 44, 51, 54, 65, 69, 84, 85, 86, 99, 100];
+const CGROUP_SKB = [...SK_BASE, 25, 26, 46, 47, 68, 81, 84, 85, 86, 95, 96, 97, 98, 99, 107, 108];
+const SK_SKB = [...SK_BASE, 9, 25, 26, 38, 39, 43, 46, 47, 50, 52, 72, 84, 85, 86, 99];
 // kernel: sock_addr_func_proto, sock_filter_func_proto, sk_msg_func_proto, sk_lookup_func_proto (the subset modelled).
-const SOCK_ADDR = [...SK_BASE, 14, 15, 46, 122, 84, 85, 86, 99];
-const CGROUP_SOCK = [...BASE, 14, 15, 46, 122];
+const SOCK_ADDR = [...SK_BASE, 14, 15, 46, 81, 122, 84, 85, 86, 99];
+const CGROUP_SOCK = [...BASE, 14, 15, 46, 81, 122];
 const SK_MSG = [...SK_BASE, 14, 15, 60, 61, 62, 63, 71, 90, 91];
 const SK_LOOKUP = [...SK_BASE, 86, 124];
 const TRACING = [...BASE, 4, 14, 15, 16, 22, 25, 27, 45, 67, 80];
 // kernel: lwt_out_func_proto (LWT_IN adds lwt_push_encap, not modelled), lwt_xmit_func_proto.
 const LWT_OUT = [...SK_BASE, 24, 25, 26, 28, 34, 39];
-const LWT_XMIT = [...LWT_OUT, 9, 10, 11, 13, 23];
+const LWT_XMIT = [...LWT_OUT, 9, 10, 11, 13, 23, 38, 40, 41, 43];
 // kernel: sock_ops_func_proto: get_socket_cookie and get_netns_cookie take the context here.
-const SOCK_OPS = [...SK_BASE, 25, 46, 53, 59, 70, 122, 96];
+const SOCK_OPS = [...SK_BASE, 25, 46, 53, 59, 70, 81, 122, 96];
 // kernel: sk_reuseport_func_proto (bpf_base_func_proto underneath, not the sk one): its skb_load_bytes takes the context.
-const SK_REUSEPORT = [...BASE, 26, 160];
+const SK_REUSEPORT = [...BASE, 26, 82, 160];
 // kernel: flow_dissector_func_proto: skb_load_bytes on the context.
 const FLOW_DISSECTOR = [...SK_BASE, 26];
 // kernel: cgroup_dev_func_proto, sysctl_func_proto, cg_sockopt_func_proto (cgroup_common_func_proto first:
 // get_retval/set_retval, see RETVAL_ATTACH); bpf_nf_func_proto is the base alone.
-const CGROUP_DEVICE = [...BASE, 25, 186, 187];
-const CGROUP_SYSCTL = [...BASE, 25, 160, 186, 187];
-const CGROUP_SOCKOPT = [...BASE, 25, 122, 186, 187, 96];
+const CGROUP_DEVICE = [...BASE, 25, 81, 186, 187];
+const CGROUP_SYSCTL = [...BASE, 25, 81, 160, 186, 187];
+const CGROUP_SOCKOPT = [...BASE, 25, 81, 122, 186, 187, 96];
 const NETFILTER = [...BASE];
 
 const ALLOWED: ReadonlyMap<number, ReadonlySet<number>> = new Map([
