@@ -11,6 +11,7 @@
  * by the `Env` ({@link setBtfEnv}), so the shared `Env` shape stays as it is.
  */
 import type { Btf, BtfType } from '../btf/index.js';
+import { BTF_MODIFIERS, skipModifiers } from './btf-util.js';
 import type { TracingTarget } from './ctx-tracing.js';
 import { type Env, reject } from './env.js';
 import { type Reg, markPointer, markUnknown } from './reg.js';
@@ -108,7 +109,6 @@ interface ResolvedSize {
   readonly typeId: number;
 }
 
-const MODIFIERS = new Set(['typedef', 'volatile', 'const', 'restrict', 'type_tag']);
 const U32_MAX = 0xffff_ffff;
 
 /** kernel: __btf_resolve_size. Undefined for a type without a size. */
@@ -147,22 +147,12 @@ function resolveSize(btf: Btf, id: number): ResolvedSize | undefined {
   return undefined;
 }
 
-/** kernel: btf_type_skip_modifiers (typedefs included): the id reached. */
-function skipModifiers(btf: Btf, id: number): number {
-  for (let i = 0; i < 32; i++) {
-    const t = btf.type(id);
-    if (!MODIFIERS.has(t.kind)) return id;
-    id = (t as { type: number }).type;
-  }
-  return id;
-}
-
 /** kernel: btf_struct_walk. `state.flag` collects PTR_UNTRUSTED (unions) and the pointee's tag. */
 function structWalk(btf: Btf, start: BtfType, startOff: number, size: number, state: { flag: number }): Walk {
   let t = start;
   let off = startOff;
   for (;;) {
-    if (MODIFIERS.has(t.kind)) t = btf.type(skipModifiers(btf, (t as { type: number }).type));
+    if (BTF_MODIFIERS.has(t.kind)) t = btf.type(skipModifiers(btf, (t as { type: number }).type));
     if (t.kind !== 'struct' && t.kind !== 'union') return { kind: 'error', message: `Type '${t.name}' is not a struct` };
     const tname = t.name;
     const members = t.members;

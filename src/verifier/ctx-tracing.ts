@@ -8,6 +8,7 @@
  * a user buffer.
  */
 import type { Btf, BtfFuncProto, BtfType } from '../btf/index.js';
+import { skipModifiers } from './btf-util.js';
 import { AttachType, MapType, ProgramType } from '../object/uapi-types.js';
 import { BtfFlag } from './btf-ptr.js';
 import type { CtxAccess } from './ctx.js';
@@ -125,18 +126,6 @@ export interface TracingTarget {
   readonly ctxArgs: ReadonlyMap<number, CtxArgInfo>;
   /** tp_btf: the raw_tp_null_args mask of the tracepoint (0 when not listed). */
   readonly nullMask: bigint;
-}
-
-const MODIFIERS = new Set(['typedef', 'volatile', 'const', 'restrict', 'type_tag']);
-
-/** kernel: btf_type_skip_modifiers (typedefs included). */
-function skipModifiers(btf: Btf, id: number): number {
-  for (let i = 0; i < 32; i++) {
-    const t = btf.type(id);
-    if (!MODIFIERS.has(t.kind)) return id;
-    id = (t as { type: number }).type;
-  }
-  return id;
 }
 
 const isStruct = (t: BtfType): boolean => t.kind === 'struct' || t.kind === 'union';

@@ -6,6 +6,7 @@
  * verified as a second entry point, R1 being the cookie, and returns the program's value.
  */
 import type { Btf } from '../btf/index.js';
+import { skipModifiers } from './btf-util.js';
 import type { Instruction } from '../isa/index.js';
 import { ProgramType } from '../object/uapi-types.js';
 
@@ -20,17 +21,6 @@ export interface ExceptionCallback {
 /** A bad exception callback declaration: the kernel's words. */
 export class ExceptionCallbackError extends Error {
   override name = 'ExceptionCallbackError';
-}
-
-const MODIFIERS = new Set(['typedef', 'volatile', 'const', 'restrict', 'type_tag']);
-
-function skipModifiers(btf: Btf, id: number): number {
-  for (let i = 0; i < 32; i++) {
-    const t = btf.type(id);
-    if (!MODIFIERS.has(t.kind)) return id;
-    id = (t as { type: number }).type;
-  }
-  return id;
 }
 
 const TAG_PREFIX = 'exception_callback:';

@@ -10,36 +10,31 @@ import { KernelError, ProgramType, loadProgram } from '../../src/kernel/index.js
 import { kernelSkip } from '../support/kernel.js';
 import { repoRoot } from '../support/shared.js';
 
-/** `ebpf verify` on files of the repository. */
-function runRepo(args: string[]): Promise<{ code: number; out: string; err: string }> {
+/** Runs `ebpf verify ARGS`, files read by `read`. */
+function runWith(args: string[], read: (path: string) => Uint8Array): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const io: Io = {
     out: (t) => { out += t; },
     err: (t) => { err += t; },
     stdin: async () => new Uint8Array(),
-    readFile: (p) => new Uint8Array(readFileSync(join(repoRoot, p))),
+    readFile: read,
     writeFile: () => undefined,
   };
   return main(['verify', ...args], io).then((code) => ({ code, out, err }));
 }
 
-function run(args: string[], files: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    out: (t) => { out += t; },
-    err: (t) => { err += t; },
-    stdin: async () => new Uint8Array(),
-    readFile: (p) => {
-      const text = files[p];
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT', syscall: 'open' });
-      return new TextEncoder().encode(text);
-    },
-    writeFile: () => undefined,
-  };
-  return main(['verify', ...args], io).then((code) => ({ code, out, err }));
-}
+/** `ebpf verify` on files of the repository. */
+const runRepo = (args: string[]): Promise<{ code: number; out: string; err: string }> =>
+  runWith(args, (p) => new Uint8Array(readFileSync(join(repoRoot, p))));
+
+/** `ebpf verify` on files given as text. */
+const run = (args: string[], files: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> =>
+  runWith(args, (p) => {
+    const text = files[p];
+    if (text === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT', syscall: 'open' });
+    return new TextEncoder().encode(text);
+  });
 
 describe('ebpf verify OBJ', () => {
   it('verifies an object program as the VM loads it: func_info for callbacks, frozen .rodata, the license', async () => {
