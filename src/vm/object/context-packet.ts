@@ -137,4 +137,8 @@ export const packetContextModels: ContextModels = new Map<number, ContextModel>(
   [ProgramType.SCHED_CLS, skbContextModel],
   [ProgramType.SCHED_ACT, skbContextModel],
   [ProgramType.CGROUP_SKB, skbContextModel],
+  // The kernel test-runs LWT programs as cgroup_skb ones (bpf_prog_test_run_skb): data from the network header.
+  [ProgramType.LWT_IN, skbContextModel],
+  [ProgramType.LWT_OUT, skbContextModel],
+  [ProgramType.LWT_XMIT, skbContextModel],
 ]);

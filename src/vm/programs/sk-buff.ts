@@ -68,6 +68,10 @@ export const SK_BUFF_WRITABLE: ReadonlyMap<number, readonly WritableRange[]> = n
   [ProgramType.SCHED_CLS, [range('mark'), range('queue_mapping'), range('priority'), range('tc_index'), range('cb', 20), range('tc_classid'), range('tstamp', 8)]],
   [ProgramType.SCHED_ACT, [range('mark'), range('queue_mapping'), range('priority'), range('tc_index'), range('cb', 20), range('tc_classid'), range('tstamp', 8)]],
   [ProgramType.CGROUP_SKB, [range('mark'), range('priority'), range('cb', 20), range('tstamp', 8)]],
+  // kernel: lwt_is_valid_access — mark, priority and cb[] are writable.
+  [ProgramType.LWT_IN, [range('mark'), range('priority'), range('cb', 20)]],
+  [ProgramType.LWT_OUT, [range('mark'), range('priority'), range('cb', 20)]],
+  [ProgramType.LWT_XMIT, [range('mark'), range('priority'), range('cb', 20)]],
 ]);
 
 /** Writes `fields` into a 192-byte `struct __sk_buff` image (missing fields stay as they are). */
