@@ -9,6 +9,7 @@ import { EbpfError, NotSupportedError } from '../../errors.js';
 import type { TestRunInput } from '../../object/loaded.js';
 import { ProgramType, programTypeName } from '../../object/uapi-types.js';
 import type { Memory, Region } from '../memory.js';
+import { flowDissectorContextModel } from './context-flow.js';
 import { packetContextModels } from './context-packet.js';
 
 /** One run's input, laid out in VM memory. */
@@ -65,6 +66,7 @@ export const defaultContextModels: ContextModels = new Map<number, ContextModel>
   [ProgramType.TRACING, rawContext],
   [ProgramType.KPROBE, rawContext],
   [ProgramType.TRACEPOINT, rawContext],
+  [ProgramType.FLOW_DISSECTOR, flowDissectorContextModel],
 ]);
 
 /** The model for `program`'s type, or a NotSupportedError saying none is there. */
