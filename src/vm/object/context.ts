@@ -11,6 +11,7 @@ import { ProgramType, programTypeName } from '../../object/uapi-types.js';
 import type { Memory, Region } from '../memory.js';
 import { flowDissectorContextModel } from './context-flow.js';
 import { packetContextModels } from './context-packet.js';
+import { skLookupContextModel } from './context-sk-lookup.js';
 
 /** One run's input, laid out in VM memory. */
 export interface PreparedRun {
@@ -67,6 +68,7 @@ export const defaultContextModels: ContextModels = new Map<number, ContextModel>
   [ProgramType.KPROBE, rawContext],
   [ProgramType.TRACEPOINT, rawContext],
   [ProgramType.FLOW_DISSECTOR, flowDissectorContextModel],
+  [ProgramType.SK_LOOKUP, skLookupContextModel],
 ]);
 
 /** The model for `program`'s type, or a NotSupportedError saying none is there. */
