@@ -112,6 +112,7 @@ export function statesEqual(old: VerifierState, cur: VerifierState, exact = fals
   for (let i = 0; i < old.refs.length; i++) {
     if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
   }
+  if (old.activeRcuLock !== cur.activeRcuLock) return false;
   // kernel: refsafe on the REF_TYPE_LOCK state: the same lock (map and pointer id), or none.
   const ol = old.activeLock;
   const cl = cur.activeLock;

@@ -125,6 +125,8 @@ export class VerifierState {
   refs: RefState[];
   /** The spin lock held, if any (kernel: active_locks; one at a time). */
   activeLock: ActiveLock | undefined = undefined;
+  /** Inside bpf_rcu_read_lock()/unlock() (kernel: active_rcu_locks; not nested). */
+  activeRcuLock = false;
   /** The checkpoint this state descends from (for branch counting and loop detection). */
   parent: Checkpoint | undefined;
   /** Instruction index where this state continues. */
@@ -157,6 +159,7 @@ export class VerifierState {
   clone(): VerifierState {
     const s = new VerifierState(this.frames.map((f) => f.clone()), this.refs.slice(), this.parent);
     s.activeLock = this.activeLock;
+    s.activeRcuLock = this.activeRcuLock;
     s.insnIdx = this.insnIdx;
     s.prevInsnIdx = this.prevInsnIdx;
     s.speculative = this.speculative;

@@ -509,6 +509,24 @@ class Run {
     return visit(sub);
   }
 
+  /**
+   * kernel: check_kfunc_call for bpf_rcu_read_lock/unlock (common kfuncs every program type
+   * may call; GPL only): one RCU read section at a time, closed before exit; R0–R5 clobbered.
+   */
+  rcuKfunc(state: VerifierState, name: string, idx: number): number {
+    const env = this.env;
+    if (!env.gplCompatible) reject(env, 'cannot call kernel function from non-GPL compatible program');
+    if (name === 'bpf_rcu_read_lock') {
+      if (state.activeRcuLock) reject(env, `nested rcu read lock (kernel function ${name})`);
+      state.activeRcuLock = true;
+    } else {
+      if (!state.activeRcuLock) reject(env, `unmatched rcu read unlock (kernel function ${name})`);
+      state.activeRcuLock = false;
+    }
+    for (let r = 0; r <= 5; r++) markNotInit(state.cur.regs[r]!);
+    return idx + 1;
+  }
+
   initialState(): VerifierState {
     // Global functions (global-func.ts): verified from their own entry with BTF-typed arguments.
     if (this.globalEntry !== undefined) return globalEntryState(this.env, this.globalEntry, this.funcInfo?.[this.globalEntry] ?? {});
@@ -874,7 +892,12 @@ class Run {
           return target;
         }
         if (insn.target === 'kfunc' && isBpfThrow(this.kernelBtf, insn)) return this.bpfThrow(state); // exception.ts
-        if (insn.target === 'kfunc') reject(env, 'kernel function calls are not modelled by this verifier');
+        if (insn.target === 'kfunc') {
+          const name = kfuncName(this.kernelBtf, insn.imm);
+          if (name === 'bpf_rcu_read_lock' || name === 'bpf_rcu_read_unlock') return this.rcuKfunc(state, name, idx);
+          reject(env, 'kernel function calls are not modelled by this verifier');
+        }
+        if (insn.target === 'helper' && insn.imm === 12 && state.activeRcuLock) reject(env, 'tail_call cannot be used inside bpf_rcu_read_lock-ed region');
         if (insn.target === 'helper' && insn.imm === 12) recordTailCallMap(env, regs[2]!); // unpriv.ts: record_func_map
         checkHelperCall(env, state, insn, (target, setup) => {
           // An async callback (bpf_timer_set_callback) is a root of its own for stack depth (kernel: is_async_cb).
@@ -993,6 +1016,7 @@ class Run {
     if (!mayAccessSkb(env.progType)) reject(env, 'BPF_LD_[ABS|IND] instructions not allowed for this program type');
     const r6 = checkReadable(env, state, 6);
     if (state.activeLock !== undefined) reject(env, 'BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region');
+    if (state.activeRcuLock) reject(env, 'BPF_LD_[ABS|IND] cannot be used inside bpf_rcu_read_lock-ed region');
     if (state.refs.length > 0) reject(env, 'BPF_LD_[ABS|IND] cannot be mixed with socket references');
     if (insn.kind === 'ld_ind') {
       const src = checkReadable(env, state, insn.src);
@@ -1016,6 +1040,7 @@ class Run {
     }
     // kernel: check_resource_leak for the exit of the main program (or of an async callback's frame 0).
     if (state.activeLock !== undefined) reject(env, 'BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region');
+    if (state.activeRcuLock) reject(env, 'BPF_EXIT instruction in main prog cannot be used inside bpf_rcu_read_lock-ed region');
     if (state.refs.length > 0) {
       const ref = state.refs[0]!;
       reject(env, `Unreleased reference id=${ref.id} alloc_insn=${ref.insn}`);
@@ -1107,4 +1132,11 @@ class Run {
     void isNullScalar;
     return idx + 1;
   }
+}
+
+/** The name of the kernel function a kfunc call names (its FUNC in the kernel's BTF), if known. */
+function kfuncName(btf: Btf | undefined, id: number): string | undefined {
+  if (btf === undefined || !btf.has(id)) return undefined;
+  const t = btf.type(id);
+  return t.kind === 'func' ? t.name : undefined;
 }

@@ -30,10 +30,7 @@ const PROGRAM_TYPES: Readonly<Record<string, Readonly<Record<string, { type: num
  * Programs the kernel accepts and this verifier does not yet, by `file:program`, each with what
  * is missing. Any other difference fails the test.
  */
-const KNOWN_FALSE_REJECTS: ReadonlyMap<string, string> = new Map([
-  // Not modelled by anyone yet: kfuncs (bpf_rcu_read_lock/unlock).
-  ['bpf/fixtures/isa_mix.o:isa_mix', 'kernel function calls'],
-]);
+const KNOWN_FALSE_REJECTS: ReadonlyMap<string, string> = new Map<string, string>([]);
 
 function objectFiles(): string[] {
   const files: string[] = [];
