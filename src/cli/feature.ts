@@ -2,41 +2,27 @@
  * `ebpf feature list`: what the userspace VM implements — its map types (from the map type table
  * of src/vm/maps/create.ts, probed through `createMap`: a type without an implementation is
  * refused with NotSupportedError) and its helpers (the Linux helper-name table against the helper
- * tables `loadObjectVm` wires in, plus the XDP packet helpers `ebpf run` adds).
+ * tables `loadObjectVm` wires in).
  */
 import { parseArgs } from 'node:util';
 import { NotSupportedError } from '../errors.js';
 import { MapType, mapTypeShortName } from '../object/uapi-types.js';
-import { callbackHelpers } from '../vm/callbacks.js';
-import type { Helper } from '../vm/helpers.js';
-import { coreHelpers } from '../vm/helpers/core.js';
 import { VmHost } from '../vm/helpers/host.js';
-import { HELPER_NAMES, mapHelpers } from '../vm/helpers/index.js';
-import { stringHelpers } from '../vm/helpers/strings.js';
-import { traceHelpers } from '../vm/helpers/trace.js';
-import { socketHelpers } from '../vm/helpers/sock.js';
-import { forEachHelpers } from '../vm/helpers/for-each.js';
-import { spinLockHelpers } from '../vm/helpers/spin-lock.js';
-import { timerHelpers } from '../vm/helpers/timer.js';
-import { cgroupHelpers } from '../vm/helpers/cgroup.js';
-import { redirectMapHelpers } from '../vm/helpers/redirect-map.js';
-import { stackHelpers } from '../vm/helpers/stack.js';
+import { HELPER_NAMES } from '../vm/helpers/index.js';
 import { createMap } from '../vm/maps/create.js';
 import { MapRegistry } from '../vm/maps/registry.js';
-import { xdpHelpers } from '../vm/programs/xdp-helpers.js';
-import { skbResizeHelpers } from '../vm/programs/skb-resize.js';
-import { netHelpers } from '../vm/programs/fib.js';
+import { mergeHelperTables, vmHelperTables } from '../vm/object/helper-tables.js';
 import { type Command, UsageError } from './command.js';
 import { toJson } from './json-value.js';
 import { takeOutputFlags } from './map.js';
 
 const USAGE = `Usage: ebpf feature list [-j [-p]]
 
-list    the VM's map types and helpers, each 'implemented' or 'not implemented'
-        (helpers marked 'ebpf run' are wired by ebpf run, or by passing them to loadObjectVm)
+list    the VM's map types and helpers, each 'implemented' or 'not implemented' (what
+        loadObjectVm gives a program; an object using a helper not implemented is refused at load)
   -j    JSON: {mapTypes: [{id, name, status}], helpers: [{id, name, status}]}`;
 
-export type FeatureStatus = 'implemented' | 'not implemented' | 'ebpf run';
+export type FeatureStatus = 'implemented' | 'not implemented';
 
 export interface Feature {
   readonly id: number;
@@ -65,20 +51,12 @@ export function vmMapTypes(): Feature[] {
   return out.sort((a, b) => a.id - b.id);
 }
 
-/** The helper tables `loadObjectVm` wires in (src/vm/object/load.ts), by id. */
+/** The helpers `loadObjectVm` wires in (src/vm/object/helper-tables.ts, the one list), by id. */
 export function vmHelperIds(): Set<number> {
   const registry = new MapRegistry();
   const host = new VmHost();
   try {
-    const tables: Array<ReadonlyMap<number, Helper>> = [
-      mapHelpers(registry), callbackHelpers as ReadonlyMap<number, Helper>, coreHelpers(host, { registry }),
-      traceHelpers(host), stringHelpers(host),
-      forEachHelpers(registry), spinLockHelpers(registry), timerHelpers(registry, host),
-      redirectMapHelpers(registry, host), stackHelpers(registry, host), cgroupHelpers(registry, host),
-      socketHelpers(registry),
-      skbResizeHelpers as ReadonlyMap<number, Helper>, netHelpers(host) as ReadonlyMap<number, Helper>,
-    ];
-    return new Set(tables.flatMap((t) => [...t.keys()]));
+    return new Set(mergeHelperTables(vmHelperTables({ registry, host })).keys());
   } finally {
     registry[Symbol.dispose]();
   }
@@ -87,10 +65,8 @@ export function vmHelperIds(): Set<number> {
 /** Every Linux helper with its status in the VM. */
 export function vmHelpers(): Feature[] {
   const wired = vmHelperIds();
-  const runOnly = new Set((xdpHelpers as ReadonlyMap<number, Helper>).keys());
   return HELPER_NAMES.flatMap((name, id) => (id === 0 ? [] : [{
-    id, name: `bpf_${name}`,
-    status: wired.has(id) ? 'implemented' as const : runOnly.has(id) ? 'ebpf run' as const : 'not implemented' as const,
+    id, name: `bpf_${name}`, status: wired.has(id) ? 'implemented' as const : 'not implemented' as const,
   }]));
 }
 
