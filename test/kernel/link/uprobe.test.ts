@@ -157,7 +157,16 @@ describe('uprobes', { skip: kernelSkip() || needTool(gcc, 'gcc') }, () => {
     assert.ok(libc, 'libc mapped');
     assert.ok(resolveElfFunction(libc, 'getpid').offset > 0);
     using counters = counterMap();
-    using prog = counterProgram(counters, 0);
+    // A uprobe's pid filter is the whole process (its mm): Node's other threads may call getpid
+    // too, so the program counts only this (the main) thread's calls.
+    using prog = load(ProgramType.KPROBE, 'uprobe_main', `
+      call 14
+      w0 = w0
+      if r0 != ${process.pid} goto skip
+      ${bump(counters, 0)}
+    skip:
+      r0 = 0
+      exit`);
     let inWindow: bigint;
     {
       using _link = attachUprobe(prog, libc, { symbol: 'getpid', pid: process.pid });
