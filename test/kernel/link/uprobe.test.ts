@@ -17,7 +17,7 @@ import {
 import { kernelSkip } from '../../support/kernel.js';
 import { getpidSyscall } from '../../support/sockets.js';
 import { findTool, needTool } from '../../support/tools.js';
-import { bump, count, counterMap, load, openFds, spinUntil } from './programs.js';
+import { bump, count, counterMap, load, onlyThisProcess, openFds, spinUntil } from './programs.js';
 
 const gcc = findTool('gcc', 'cc');
 
@@ -160,9 +160,7 @@ describe('uprobes', { skip: kernelSkip() || needTool(gcc, 'gcc') }, () => {
     // A uprobe's pid filter is the whole process (its mm): Node's other threads may call getpid
     // too, so the program counts only this (the main) thread's calls.
     using prog = load(ProgramType.KPROBE, 'uprobe_main', `
-      call 14
-      w0 = w0
-      if r0 != ${process.pid} goto skip
+      ${onlyThisProcess('skip')}
       ${bump(counters, 0)}
     skip:
       r0 = 0
