@@ -165,6 +165,7 @@ describe('uprobes', { skip: kernelSkip() || needTool(gcc, 'gcc') }, () => {
     skip:
       r0 = 0
       exit`);
+    getpidSyscall(); // bind libc's getpid (koffi's first call) before counting
     let inWindow: bigint;
     {
       using _link = attachUprobe(prog, libc, { symbol: 'getpid', pid: process.pid });
