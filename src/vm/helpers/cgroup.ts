@@ -23,6 +23,7 @@ import { mapArg, sameMemory } from './args.js';
 import { bindHostEnvironment } from './environment.js';
 import type { VmHost } from './host.js';
 
+export const BPF_FUNC_get_cgroup_classid = 17;
 export const BPF_FUNC_skb_under_cgroup = 33;
 export const BPF_FUNC_current_task_under_cgroup = 37;
 export const BPF_FUNC_skb_cgroup_id = 79;
@@ -61,6 +62,8 @@ export function cgroupHelpers(registry: MapRegistry, host: VmHost): Map<number, 
     [BPF_FUNC_skb_under_cgroup, (ctx) => underCgroup(registry, host, ctx, 2, 'bpf_skb_under_cgroup')],
     [BPF_FUNC_current_task_under_cgroup, (ctx) => underCgroup(registry, host, ctx, 1, 'bpf_current_task_under_cgroup')],
     [BPF_FUNC_get_current_cgroup_id, () => host.cgroup],
+    // kernel: task_get_classid — outside softirq (a test run, a host-driven run) the current task's net_cls classid.
+    [BPF_FUNC_get_cgroup_classid, () => host.netClassid],
     [BPF_FUNC_skb_cgroup_id, () => host.cgroup],
     [BPF_FUNC_skb_ancestor_cgroup_id, (ctx) => ancestry(mapEnvironment(registry), host.cgroup)[ctx.argU32(2) | 0] ?? 0n],
     // cgroup_ancestor: the ancestor at that level (the root is level 0), 0 past the cgroup's own level.

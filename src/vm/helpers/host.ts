@@ -96,6 +96,8 @@ export interface VmHostOptions {
   cgroup?: bigint;
   /** The attach type programs run under, for cgroup storages keyed by it; default 0 (BPF_CGROUP_INET_INGRESS). */
   cgroupAttachType?: number;
+  /** The current task's net_cls classid (bpf_get_cgroup_classid); default 0, a cgroup-v2-only system's. */
+  netClassid?: number;
   /** Bound AF_XDP sockets XSKMAPs can hold; default none. */
   xskSockets?: readonly VmXskSocket[];
   /** The call stacks the stack helpers walk; default empty (bpf_get_stackid answers -EFAULT). */
@@ -172,6 +174,7 @@ export class VmHost {
   cgroups: readonly VmCgroup[];
   cgroup: bigint;
   cgroupAttachType: number;
+  netClassid: number;
   xskSockets: readonly VmXskSocket[];
   stack: VmCallStack;
   /** The network namespace of the packet helpers (src/vm/programs/net-table.ts). */
@@ -189,6 +192,7 @@ export class VmHost {
     this.cgroups = options.cgroups ?? DEFAULT_MAP_ENVIRONMENT.cgroups;
     this.cgroup = options.cgroup ?? ROOT_CGROUP_ID;
     this.cgroupAttachType = options.cgroupAttachType ?? 0;
+    this.netClassid = options.netClassid ?? 0;
     this.xskSockets = options.xskSockets ?? DEFAULT_MAP_ENVIRONMENT.xskSockets;
     this.stack = options.stack ?? {};
   }
