@@ -11,7 +11,7 @@ import type { BtfValue } from '../../btf/codec.js';
 import { btfRecordDecoder, type RecordDecoder } from '../../btf/record.js';
 import { EbpfError } from '../../errors.js';
 import { MapType } from '../maps/flags.js';
-import type { VmMap } from '../maps/map.js';
+import { u32Bytes, type VmMap } from '../maps/map.js';
 import { PerfEventArrayMap, type PerfChannel } from '../maps/perf-event-array.js';
 import { RingbufMap } from '../maps/ringbuf.js';
 import { VmObjectMap } from './map.js';
@@ -60,6 +60,73 @@ function underlying(source: VmEventSource): { map: VmMap; btf: Btf | undefined; 
 }
 
 /**
+ * What both VM readers share: `drain`, `wait`, `read` and `for await` over a reader's own
+ * `consume` and its test for a record that can be consumed now; `close` ends waiting reads.
+ */
+abstract class VmEventReader<T> implements Disposable, AsyncIterable<T> {
+  protected readonly waiters = new Waiters();
+  #closed = false;
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Calls `onRecord` with each record that can be read now, up to `limit`; returns how many. */
+  abstract consume(onRecord: (record: T) => void, limit?: number): number;
+  /** Whether a record can be consumed now. */
+  protected abstract ready(): boolean;
+  /** Lets go of what the reader holds (listeners, map slots); called once, by `close`. */
+  protected abstract detach(): void;
+
+  /** The records that can be read now, consumed (at most `limit`). */
+  drain(limit = Infinity): T[] {
+    const out: T[] = [];
+    this.consume((r) => out.push(r), limit);
+    return out;
+  }
+
+  /** Resolves true once a record can be consumed (at once if one can), false when closed or aborted. */
+  async wait(signal?: AbortSignal): Promise<boolean> {
+    while (!this.#closed) {
+      if (this.ready()) return true;
+      if (!(await this.waiters.wait(signal))) return false;
+    }
+    return false;
+  }
+
+  /** The next record, waiting for one; undefined once closed or aborted. */
+  async read(signal?: AbortSignal): Promise<T | undefined> {
+    while (!this.#closed) {
+      const [record] = this.drain(1);
+      if (record !== undefined) return record;
+      if (!(await this.wait(signal))) return undefined;
+    }
+    return undefined;
+  }
+
+  /** Every record, as programs send them, until the reader is closed. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      const record = await this.read();
+      if (record === undefined) return;
+      yield record;
+    }
+  }
+
+  /** Stops the reader: waiting reads resolve undefined. Idempotent. The map stays open. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.detach();
+    this.waiters.wake(false);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
  * A consumer of one VM ring buffer (BPF_MAP_TYPE_RINGBUF). Does not own the map. The
  * synchronous forms (`consume`, `drain`) read what programs have committed so far; `read` and
  * `for await` wait for the next record.
@@ -69,22 +136,21 @@ function underlying(source: VmEventSource): { map: VmMap; btf: Btf | undefined; 
  * obj.programs.handler.testRun({ data: packet });
  * reader.drain();   // [{ pid: 1, len: 60 }]
  */
-export class VmRingBufferReader<T = Uint8Array> implements Disposable, AsyncIterable<T> {
+export class VmRingBufferReader<T = Uint8Array> extends VmEventReader<T> {
   readonly map: RingbufMap;
   /** Data size in bytes (the map's max_entries). */
   readonly size: number;
   readonly #decode: RecordDecoder<T> | undefined;
-  readonly #waiters = new Waiters();
   readonly #unlisten: () => void;
   readonly #subscriptions = new Set<() => void>();
-  #closed = false;
 
   constructor(map: RingbufMap, decode?: RecordDecoder<T>) {
+    super();
     this.map = map;
     this.size = map.size;
     this.#decode = decode;
     this.#unlisten = map.addWakeupListener(() => {
-      this.#waiters.wake(true);
+      this.waiters.wake(true);
       for (const deliver of [...this.#subscriptions]) deliver();
     });
   }
@@ -93,10 +159,6 @@ export class VmRingBufferReader<T = Uint8Array> implements Disposable, AsyncIter
   get available(): number {
     this.#checkOpen();
     return this.map.availableData;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
   }
 
   /** Calls `onRecord` with each committed record, in order, up to `limit`; returns how many. */
@@ -112,39 +174,8 @@ export class VmRingBufferReader<T = Uint8Array> implements Disposable, AsyncIter
     return count;
   }
 
-  /** The committed records, consumed (at most `limit`). */
-  drain(limit = Infinity): T[] {
-    const out: T[] = [];
-    this.consume((r) => out.push(r), limit);
-    return out;
-  }
-
-  /** Resolves true once a record can be consumed (at once if one can), false when closed or aborted. */
-  async wait(signal?: AbortSignal): Promise<boolean> {
-    while (!this.#closed) {
-      if (this.map.headCommitted) return true;
-      if (!(await this.#waiters.wait(signal))) return false;
-    }
-    return false;
-  }
-
-  /** The next record, waiting for one; undefined once closed or aborted. */
-  async read(signal?: AbortSignal): Promise<T | undefined> {
-    while (!this.#closed) {
-      const [record] = this.drain(1);
-      if (record !== undefined) return record;
-      if (!(await this.wait(signal))) return undefined;
-    }
-    return undefined;
-  }
-
-  /** Every record, as programs commit them, until the reader is closed. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    for (;;) {
-      const record = await this.read();
-      if (record === undefined) return;
-      yield record;
-    }
+  protected ready(): boolean {
+    return this.map.headCommitted;
   }
 
   /**
@@ -166,21 +197,13 @@ export class VmRingBufferReader<T = Uint8Array> implements Disposable, AsyncIter
     return () => this.#subscriptions.delete(deliver);
   }
 
-  /** Stops the reader: waiting reads resolve undefined. Idempotent. The map stays open. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+  protected detach(): void {
     this.#unlisten();
     this.#subscriptions.clear();
-    this.#waiters.wake(false);
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new EbpfError(`ring buffer '${this.map.name}': the reader is closed`);
+    if (this.closed) throw new EbpfError(`ring buffer '${this.map.name}': the reader is closed`);
     if (!this.map.open) throw new EbpfError(`ring buffer '${this.map.name}': the map is closed`);
   }
 }
@@ -231,14 +254,13 @@ const PAGE_SIZE = 4096;
  * using reader = openPerfBuffer(obj.maps.events);
  * for await (const r of reader) if (r.type === 'sample') handle(r.cpu, r.data);
  */
-export class VmPerfBufferReader implements Disposable, AsyncIterable<VmPerfRecord> {
+export class VmPerfBufferReader extends VmEventReader<VmPerfRecord> {
   readonly map: PerfEventArrayMap;
   readonly #channels: PerfChannel[];
   readonly #reportedLost: number[];
-  readonly #waiters = new Waiters();
-  #closed = false;
 
   constructor(map: PerfEventArrayMap, options: VmPerfBufferOptions = {}) {
+    super();
     const pages = options.pagesPerCpu ?? 8;
     if (!Number.isInteger(pages) || pages <= 0 || (pages & (pages - 1)) !== 0) {
       throw new RangeError(`perf buffer '${map.name}': pagesPerCpu ${pages} is not a power of 2`);
@@ -247,7 +269,7 @@ export class VmPerfBufferReader implements Disposable, AsyncIterable<VmPerfRecor
     this.map = map;
     this.#channels = cpus.map((cpu) => {
       if (!Number.isInteger(cpu) || cpu < 0 || cpu >= map.maxEntries) throw new RangeError(`perf buffer '${map.name}': no slot for CPU ${cpu}`);
-      return map.openChannel(cpu, { cpu, ringBytes: pages * PAGE_SIZE, notify: () => this.#waiters.wake(true) });
+      return map.openChannel(cpu, { cpu, ringBytes: pages * PAGE_SIZE, notify: () => this.waiters.wake(true) });
     });
     this.#reportedLost = this.#channels.map(() => 0);
   }
@@ -257,10 +279,6 @@ export class VmPerfBufferReader implements Disposable, AsyncIterable<VmPerfRecor
     return this.#channels.reduce((n, c) => n + c.lost, 0);
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** Samples waiting to be read. */
   get available(): number {
     return this.#channels.reduce((n, c) => n + c.samples.length, 0);
@@ -268,7 +286,7 @@ export class VmPerfBufferReader implements Disposable, AsyncIterable<VmPerfRecor
 
   /** Calls `onRecord` with each waiting record (a CPU's losses first, then its samples), up to `limit`. */
   consume(onRecord: (record: VmPerfRecord) => void, limit = Infinity): number {
-    this.#checkOpen();
+    if (this.closed) throw new EbpfError(`perf buffer '${this.map.name}': the reader is closed`);
     let count = 0;
     this.#channels.forEach((channel, i) => {
       if (count >= limit) return;
@@ -288,56 +306,16 @@ export class VmPerfBufferReader implements Disposable, AsyncIterable<VmPerfRecor
     return count;
   }
 
-  drain(limit = Infinity): VmPerfRecord[] {
-    const out: VmPerfRecord[] = [];
-    this.consume((r) => out.push(r), limit);
-    return out;
+  protected ready(): boolean {
+    return this.available > 0 || this.#channels.some((c, i) => c.lost > this.#reportedLost[i]!);
   }
 
-  /** Resolves true once a record is waiting, false when closed or aborted. */
-  async wait(signal?: AbortSignal): Promise<boolean> {
-    while (!this.#closed) {
-      if (this.available > 0 || this.#channels.some((c, i) => c.lost > this.#reportedLost[i]!)) return true;
-      if (!(await this.#waiters.wait(signal))) return false;
+  /** Empties the map slots it opened. */
+  protected detach(): void {
+    if (!this.map.open) return;
+    for (const channel of this.#channels) {
+      if (this.map.channel(channel.index) === channel) this.map.delete(u32Bytes(channel.index));
     }
-    return false;
-  }
-
-  async read(signal?: AbortSignal): Promise<VmPerfRecord | undefined> {
-    while (!this.#closed) {
-      const [record] = this.drain(1);
-      if (record !== undefined) return record;
-      if (!(await this.wait(signal))) return undefined;
-    }
-    return undefined;
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<VmPerfRecord, void, undefined> {
-    for (;;) {
-      const record = await this.read();
-      if (record === undefined) return;
-      yield record;
-    }
-  }
-
-  /** Empties the map slots it opened; waiting reads resolve undefined. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.map.open) {
-      for (const channel of this.#channels) {
-        if (this.map.channel(channel.index) === channel) this.map.delete(u32Key(channel.index));
-      }
-    }
-    this.#waiters.wake(false);
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  #checkOpen(): void {
-    if (this.#closed) throw new EbpfError(`perf buffer '${this.map.name}': the reader is closed`);
   }
 }
 
@@ -348,10 +326,6 @@ function padRaw(data: Uint8Array): Uint8Array {
   const out = new Uint8Array(size);
   out.set(data);
   return out;
-}
-
-function u32Key(n: number): Uint8Array {
-  return Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
 }
 
 /** A reader of a perf event array of the VM, as the kernel backend's `openPerfBuffer`. */

@@ -17,7 +17,7 @@ import { ExecutionState, Interpreter } from '../interpreter.js';
 import { ArrayOfMapsMap, ProgArrayMap } from '../maps/fd-array.js';
 import { MapType } from '../maps/flags.js';
 import { HashOfMapsMap } from '../maps/hash-of-maps.js';
-import type { VmMap } from '../maps/map.js';
+import { u32Bytes, type VmMap } from '../maps/map.js';
 import { MapRegistry } from '../maps/registry.js';
 import { Memory, type Region } from '../memory.js';
 import { defaultContextModels, type ContextModels } from './context.js';
@@ -427,7 +427,7 @@ function createMaps(specs: readonly MapSpec[], registry: MapRegistry, btf: Btf |
       const inner = created.get(slot.name);
       if (inner === undefined) throw new EbpfError(`map '${spec.name}' slot ${slot.index}: no map '${slot.name}'`);
       if (outer instanceof ArrayOfMapsMap) outer.set(slot.index, inner);
-      else if (outer instanceof HashOfMapsMap) outer.set(u32(slot.index), inner);
+      else if (outer instanceof HashOfMapsMap) outer.set(u32Bytes(slot.index), inner);
     }
   }
   return { created, refused };
@@ -448,7 +448,7 @@ function createMap(spec: MapSpec, registry: MapRegistry, btf?: Btf): VmMap {
     fields: mapValueFields(btf, spec),
   });
   if (spec.data !== undefined) {
-    map.update(u32(0), spec.data);
+    map.update(u32Bytes(0), spec.data);
     if (spec.origin === 'rodata' || spec.origin === 'kconfig') map.freeze();
   }
   return map;
@@ -464,8 +464,4 @@ function fillProgramArrays(specs: readonly MapSpec[], created: ReadonlyMap<strin
       if (program !== undefined) map.set(slot.index, program.interpreter); // a program not loaded leaves its slot empty
     }
   }
-}
-
-function u32(n: number): Uint8Array {
-  return Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
 }
