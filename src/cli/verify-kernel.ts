@@ -277,12 +277,21 @@ export function compareWithKernel(
         continue;
       }
       const ours = verifyFn(c, insns, maps);
-      const status = ours.verdict === kernel.verdict ? 'agree' : ours.verdict === 'accept' ? 'false-accept' : 'false-reject';
-      out.push({ ...base, status, kernel, ours });
+      out.push({ ...base, status: comparisonStatus(ours.verdict, kernel.verdict), kernel, ours });
     } finally {
       maps.close();
     }
   }
+  return summarizeComparisons(out);
+}
+
+/** How our verdict on a case stands to the kernel's. */
+export function comparisonStatus(ours: 'accept' | 'reject', kernel: 'accept' | 'reject'): CaseComparison['status'] {
+  return ours === kernel ? 'agree' : ours === 'accept' ? 'false-accept' : 'false-reject';
+}
+
+/** The counts and agreement of compared cases. */
+export function summarizeComparisons(out: CaseComparison[]): ComparisonSummary {
   const count = (s: CaseComparison['status']): number => out.filter((c) => c.status === s).length;
   const compared = out.length - count('skipped');
   const agree = count('agree');

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { RawInstruction } from '../isa/index.js';
 import { applyFixups, syntheticMapFds, type MapInfo, type VerifierCase } from '../verifier/index.js';
 import type { UnprivProgramJson, UnprivVerdictJson } from './unpriv-child.js';
-import type { CaseComparison, ComparisonSummary } from './verify-kernel.js';
+import { comparisonStatus, summarizeComparisons, type CaseComparison, type ComparisonSummary } from './verify-kernel.js';
 
 export type { UnprivProgramJson as UnprivProgram, UnprivVerdictJson as UnprivVerdict } from './unpriv-child.js';
 
@@ -106,15 +106,8 @@ export function compareUnprivileged(
     }
     const maps = syntheticMapFds(c);
     const ours = verifyFn(c, applyFixups(c, maps.fdOf), maps.mapOf);
-    const status = ours.verdict === kernel.verdict ? 'agree' : ours.verdict === 'accept' ? 'false-accept' : 'false-reject';
-    out.push({ ...base, status, kernel, ours });
+    out.push({ ...base, status: comparisonStatus(ours.verdict, kernel.verdict), kernel, ours });
   });
   out.sort((a, b) => a.index - b.index);
-  const count = (s: CaseComparison['status']): number => out.filter((c) => c.status === s).length;
-  const compared = out.length - count('skipped');
-  const agree = count('agree');
-  return {
-    total: out.length, compared, agree, falseAccepts: count('false-accept'), falseRejects: count('false-reject'),
-    skipped: count('skipped'), agreement: compared === 0 ? 0 : (100 * agree) / compared, cases: out,
-  };
+  return summarizeComparisons(out);
 }
