@@ -11,10 +11,10 @@ import { parseBtf } from '../btf/parse.js';
 import { loadObjectSpec } from '../object/load.js';
 import { ObjectSpec } from '../object/index.js';
 import { verifyObjectProgram } from '../vm/object/load.js';
-import type { MapSpec, ProgramSpec } from '../object/spec.js';
+import type { ProgramSpec } from '../object/spec.js';
 import { ProgramType, programTypeName } from '../object/uapi-types.js';
 import {
-  type Explanation, type MapInfo, type VerifierCase, type VerifierStep, type VerifyResult, applyFixups, licenseIsGplCompatible, caseNotRunnable, caseProgFlags,
+  type Explanation, type MapInfo, type VerifierCase, type VerifierStep, type VerifyResult, applyFixups, caseNotRunnable, caseProgFlags,
   explainRejection, formatExplanation, parseVerifierCases, syntheticMapFds, verify,
 } from '../verifier/index.js';
 import { type Command, UsageError } from './command.js';
@@ -53,24 +53,6 @@ function parseType(text: string | undefined): number | undefined {
   return value;
 }
 
-/** Map fds for an ELF program's map references: each map gets a made-up fd. */
-function elfMaps(maps: readonly MapSpec[]): { fdOf: Map<string, number>; mapOf: (fd: number) => MapInfo | undefined } {
-  const fdOf = new Map<string, number>();
-  const byFd = new Map<number, MapInfo>();
-  const info = (m: MapSpec): MapInfo => ({
-    type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries,
-    flags: m.flags | (m.origin === 'rodata' || m.origin === 'kconfig' ? 1 << 7 /* RDONLY_PROG */ : 0),
-    ...(m.innerMap !== undefined ? { inner: info(m.innerMap) } : {}),
-  });
-  maps.forEach((m, i) => {
-    const fd = 100 + i;
-    fdOf.set(m.name, fd);
-    byFd.set(fd, { ...info(m), id: fd });
-  });
-  return { fdOf, mapOf: (fd) => byFd.get(fd) };
-}
-
-/** lddw immediates as the verifier's log names them: maps by id, other values in hex. */
 /** This machine's kernel BTF (/sys/kernel/btf/vmlinux), when it has one. */
 function hostKernelBtf(): Btf | undefined {
   try {
@@ -80,6 +62,7 @@ function hostKernelBtf(): Btf | undefined {
   }
 }
 
+/** lddw immediates as the verifier's log names them: maps by id, other values in hex. */
 function mapNamer(i: Instruction & { kind: 'lddw' }): string {
   if (i.src === 1) return `map[id:${i.imm}]`;
   if (i.src === 2) return `map[id:${i.imm}][0]+${i.imm2}`;
@@ -216,12 +199,15 @@ export const verifyCommand: Command = {
     const file = positionals[0];
     if (file === undefined || positionals.length > 1) throw new UsageError('expected one FILE (or --cases FILE.json)');
     const bytes = io.readFile(file);
-    let program: readonly Instruction[];
-    let progType = parseType(values.type);
-    let attachType = 0;
-    /** An object's license decides GPL-only helpers; assembly and raw files are taken as GPL. */
-    let gplCompatible = true;
-    let mapOf: (fd: number) => MapInfo | undefined = () => undefined;
+    const progType = parseType(values.type);
+    // -j with --log-level 2: the structured log too, a step per processed instruction.
+    const steps: VerifierStep[] = [];
+    const common = {
+      logLevel: logLevel as 0 | 1 | 2,
+      ...(values.unprivileged ? { privileged: false } : {}),
+      ...(json && logLevel === 2 ? { onStep: (step: VerifierStep) => steps.push(step) } : {}),
+    };
+    let verified: { result: VerifyResult; instructions: readonly Instruction[] };
     let what = file;
     if (isElf(bytes)) {
       // As the VM's loader verifies it: CO-RE against this kernel's BTF when there is one,
@@ -233,30 +219,17 @@ export const verifyCommand: Command = {
       const prog: ProgramSpec = progType === undefined || values.prog !== undefined ? first : { ...first, type: progType };
       const spec = prog === first ? parsed : new ObjectSpec({ ...parsed, programs: parsed.programs.map((p) => (p === first ? prog : p)) });
       const kernelBtf = hostKernelBtf();
-      const steps: VerifierStep[] = [];
-      const { result, instructions } = verifyObjectProgram(spec, prog.name, {
-        logLevel: logLevel as 0 | 1 | 2,
-        ...(kernelBtf !== undefined ? { targetBtf: kernelBtf, kernelBtf } : {}),
-        ...(values.unprivileged ? { privileged: false } : {}),
-        ...(json && logLevel === 2 ? { onStep: (step: VerifierStep) => steps.push(step) } : {}),
-      });
-      const explanation = result.error !== undefined && (values.explain || json)
-        ? explainRejection(instructions, result.error, { namer: mapNamer })
-        : undefined;
-      io.out(formatResult(result, json, `${file}:${prog.name}`, explanation, json && logLevel === 2 ? steps : undefined));
-      return result.verdict === 'accept' ? 0 : 1;
+      verified = verifyObjectProgram(spec, prog.name, { ...common, ...(kernelBtf !== undefined ? { targetBtf: kernelBtf, kernelBtf } : {}) });
+      what = `${file}:${prog.name}`;
+    } else {
+      // Assembly and raw bytecode: no maps, and taken as GPL.
+      const instructions = loadProgramFile(file, bytes);
+      verified = { instructions, result: verify(instructions, { ...common, progType: progType ?? ProgramType.SOCKET_FILTER }) };
     }
-    program = loadProgramFile(file, bytes);
-    // -j with --log-level 2: the structured log too, a step per processed instruction.
-    const steps: VerifierStep[] = [];
-    const result = verify(program, {
-      progType: progType ?? ProgramType.SOCKET_FILTER, expectedAttachType: attachType, maps: mapOf, logLevel: logLevel as 0 | 1 | 2, gplCompatible,
-      ...(values.unprivileged ? { privileged: false } : {}),
-      ...(json && logLevel === 2 ? { onStep: (step: VerifierStep) => steps.push(step) } : {}),
-    });
+    const { result, instructions } = verified;
     // JSON always carries the explanation of a rejection; text only with --explain.
     const explanation = result.error !== undefined && (values.explain || json)
-      ? explainRejection(program, result.error, { namer: mapNamer })
+      ? explainRejection(instructions, result.error, { namer: mapNamer })
       : undefined;
     io.out(formatResult(result, json, what, explanation, json && logLevel === 2 ? steps : undefined));
     return result.verdict === 'accept' ? 0 : 1;
