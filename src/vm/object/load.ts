@@ -253,11 +253,7 @@ export function loadObjectVm(source: ObjectSpec | Uint8Array, options: VmObjectO
 
   // Programs first, as libbpf relocates before it creates anything: what the VM cannot run
   // fails before a map exists.
-  const core: VmCoreTarget | undefined = spec.btf === undefined ? undefined : {
-    local: spec.btf,
-    targets: options.targetBtf === undefined ? undefined : Array.isArray(options.targetBtf) ? options.targetBtf : [options.targetBtf as Btf],
-    cache: new Map(),
-  };
+  const core = coreTarget(spec, options.targetBtf);
   const prepared = selected.map((p) => inProgram(p, () => {
     checkExternReferences(p);
     const instructions = relocateCore(p, core);
@@ -270,12 +266,7 @@ export function loadObjectVm(source: ObjectSpec | Uint8Array, options: VmObjectO
 
   try {
     const { created, refused } = createMaps(spec.maps, registry, spec.btf);
-    const mapFor = (name: string): VmMap => {
-      const map = created.get(name);
-      if (map !== undefined) return map;
-      const why = refused.get(name);
-      throw why ?? new EbpfError(`no map '${name}' in the object`);
-    };
+    const mapFor = mapLookup(created, refused);
 
     const state = new ExecutionState(memory);
     const current: { packet: Region | undefined } = { packet: undefined };
@@ -289,12 +280,7 @@ export function loadObjectVm(source: ObjectSpec | Uint8Array, options: VmObjectO
     for (const { spec: p, instructions } of prepared) {
       if (options.verify ?? VERIFY_BY_DEFAULT) {
         const verifierOptions = typeof options.verify === 'object' ? options.verify : {};
-        try {
-          verifyVmProgram(p, instructions, { mapFor, specs: spec.maps, btf: spec.btf }, verifierOptions);
-        } catch (err) {
-          if (err instanceof VerifierError) throw err;
-          inProgram(p, () => { throw err; });
-        }
+        inProgram(p, () => verifyVmProgram(p, instructions, { mapFor, specs: spec.maps, btf: spec.btf }, verifierOptions));
       }
       const overlay = programTypeHelpers(p.type);
       const interpreter = inProgram(p, () => new Interpreter(instructions, {
@@ -336,20 +322,12 @@ export function verifyObjectProgram(source: ObjectSpec | Uint8Array, name: strin
 } {
   const spec = prepareSpec(source, { ...(options.programTypes ? { programTypes: options.programTypes } : {}), ...(options.constants ? { constants: options.constants } : {}) });
   const [program] = selectPrograms(spec, [name]);
-  const core: VmCoreTarget | undefined = spec.btf === undefined ? undefined : {
-    local: spec.btf,
-    targets: options.targetBtf === undefined ? undefined : Array.isArray(options.targetBtf) ? options.targetBtf : [options.targetBtf as Btf],
-    cache: new Map(),
-  };
+  const core = coreTarget(spec, options.targetBtf);
   const instructions = inProgram(program!, () => relocateCore(program!, core));
   const registry = new MapRegistry(new Memory(), { cpus: options.cpus ?? 1, cpu: 0 });
   try {
     const { created, refused } = createMaps(spec.maps, registry, spec.btf);
-    const mapFor = (map: string): VmMap => {
-      const m = created.get(map);
-      if (m !== undefined) return m;
-      throw refused.get(map) ?? new EbpfError(`no map '${map}' in the object`);
-    };
+    const mapFor = mapLookup(created, refused);
     const verified = inProgram(program!, () => verifyVmProgramResult(program!, instructions, { mapFor, specs: spec.maps, btf: spec.btf }, options));
     return { program: program!, ...verified };
   } finally {
@@ -378,6 +356,7 @@ function inProgram<T>(p: ProgramSpec, step: () => T): T {
   try {
     return step();
   } catch (err) {
+    if (err instanceof VerifierError) throw err; // its message starts with the program already
     if (err instanceof NotSupportedError) throw new NotSupportedError(`load program '${p.name}': ${err.message}`, { cause: err });
     throw EbpfError.wrap(`load program '${p.name}'`, err);
   }
@@ -402,6 +381,22 @@ function selectPrograms(spec: ObjectSpec, names: readonly string[] | undefined):
     if (p === undefined) throw new EbpfError(`no program '${name}' in the object (programs: ${spec.programs.map((q) => q.name).join(', ') || 'none'})`);
     return p;
   });
+}
+
+/** Where CO-RE relocations of `spec`'s programs resolve (undefined without BTF). */
+function coreTarget(spec: ObjectSpec, targetBtf: Btf | readonly Btf[] | undefined): VmCoreTarget | undefined {
+  if (spec.btf === undefined) return undefined;
+  const targets = targetBtf === undefined ? undefined : Array.isArray(targetBtf) ? targetBtf : [targetBtf as Btf];
+  return { local: spec.btf, targets, cache: new Map() };
+}
+
+/** The created map of a name, or the error that kept it from being made. */
+function mapLookup(created: ReadonlyMap<string, VmMap>, refused: ReadonlyMap<string, Error>): (name: string) => VmMap {
+  return (name) => {
+    const map = created.get(name);
+    if (map !== undefined) return map;
+    throw refused.get(name) ?? new EbpfError(`no map '${name}' in the object`);
+  };
 }
 
 /**
