@@ -15,7 +15,7 @@ import { verify, type FuncInfo, type MapInfo, type VerifyOptions } from '../veri
 import { licenseIsGplCompatible } from '../verifier/ctx-tracing.js';
 import { type ExceptionCallback, ExceptionCallbackError, findExceptionCallback } from '../verifier/exception.js';
 import { vmlinuxBtf } from '../kernel/link/btf-target.js';
-import { mapFieldInfo } from '../vm/object/verify.js';
+import { mapFieldInfo } from '../vm/object/btf-fields.js';
 import { describeGlobalFunc } from '../verifier/global-func.js';
 
 /** One program of an object: what the kernel and we decided. */

@@ -15,10 +15,9 @@ import { ExceptionCallbackError, findExceptionCallback, type ExceptionCallback }
 import { ArrayOfMapsMap } from '../maps/fd-array.js';
 import { HashOfMapsMap } from '../maps/hash-of-maps.js';
 import { BaseMap, type VmMap } from '../maps/map.js';
+import { mapFieldInfo } from './btf-fields.js';
 import { MapType } from '../maps/flags.js';
 
-/** kernel: btf_parse_fields — the struct names that make a map value hold special fields. */
-const SPECIAL_FIELDS = /^(bpf_spin_lock|bpf_res_spin_lock|bpf_timer|bpf_wq|bpf_list_head|bpf_list_node|bpf_rb_root|bpf_rb_node|bpf_refcount|bpf_task_work)$/;
 
 /** How the VM verifies its programs. */
 export interface VmVerifierOptions {
@@ -27,82 +26,6 @@ export interface VmVerifierOptions {
 }
 
 /** Special fields the verifier models: a map value holding only these is described by their offsets. */
-const MODELLED_FIELDS: readonly string[] = ['bpf_spin_lock', 'bpf_timer'];
-const MAX_FIELD_DEPTH = 8;
-
-/**
- * What the verifier needs of a map value's special fields (kernel: btf_parse_fields): the
- * offsets of its `struct bpf_spin_lock` and `struct bpf_timer` (members of the value, of
- * structs nested in it, or variables of a global-data section), and whether it also holds
- * fields the verifier does not model (kptrs, lists, …), or more than one lock or timer.
- */
-export function mapFieldInfo(btf: Btf | undefined, valueTypeId: number): Pick<MapInfo, 'hasSpecialFields' | 'spinLockOff' | 'timerOff'> {
-  if (btf === undefined || valueTypeId === 0 || !btf.has(valueTypeId)) return {};
-  let spinLockOff: number | undefined;
-  let timerOff: number | undefined;
-  let twice = false;
-  const visit = (id: number, offset: number, depth: number): void => {
-    if (depth > MAX_FIELD_DEPTH || !btf.has(id)) return;
-    const t = btf.type(btf.skipModifiers(id));
-    if (t.kind === 'struct' || t.kind === 'union') {
-      if (t.name === 'bpf_spin_lock') { twice ||= spinLockOff !== undefined; spinLockOff = offset; return; }
-      if (t.name === 'bpf_timer') { twice ||= timerOff !== undefined; timerOff = offset; return; }
-      for (const m of t.members) if (m.bitfieldSize === 0) visit(m.type, offset + m.bitOffset / 8, depth + 1);
-    } else if (t.kind === 'datasec') {
-      for (const v of t.vars) {
-        const variable = btf.type(v.type);
-        if (variable.kind === 'var') visit(variable.type, offset + v.offset, depth + 1);
-      }
-    } else if (t.kind === 'array') {
-      // An array of locks or timers is more than one of them: left to the unmodelled case.
-      if (hasSpecialFields(btf, t.type)) twice = true;
-    }
-  };
-  visit(valueTypeId, 0, 0);
-  const other = twice || hasSpecialFields(btf, valueTypeId, MODELLED_FIELDS);
-  return {
-    ...(other ? { hasSpecialFields: true } : {}),
-    ...(spinLockOff !== undefined ? { spinLockOff } : {}),
-    ...(timerOff !== undefined ? { timerOff } : {}),
-  };
-}
-
-/**
- * Whether the BTF type `id` (a map's value) holds a special field, or a kptr (`__kptr` type tag);
- * struct names in `except` do not count.
- */
-export function hasSpecialFields(btf: Btf | undefined, id: number, except: readonly string[] = []): boolean {
-  if (btf === undefined || id === 0 || !btf.has(id)) return false;
-  const seen = new Set<number>();
-  const walk = (tid: number): boolean => {
-    if (seen.has(tid) || !btf.has(tid)) return false;
-    seen.add(tid);
-    const t = btf.type(tid);
-    switch (t.kind) {
-      case 'struct':
-      case 'union':
-        if (except.includes(t.name)) return false;
-        if (SPECIAL_FIELDS.test(t.name)) return true;
-        return t.members.some((m) => walk(m.type));
-      case 'typedef': case 'const': case 'volatile': case 'restrict':
-        return walk(t.type);
-      case 'type_tag':
-        return t.name === 'kptr' || t.name === 'kptr_untrusted' || t.name === 'percpu_kptr' || walk(t.type);
-      case 'array':
-        return walk(t.type);
-      case 'datasec':
-        return t.vars.some((v) => walk(v.type));
-      case 'var':
-        return walk(t.type);
-      case 'ptr':
-        return walk(t.type);
-      default:
-        return false;
-    }
-  };
-  return walk(id);
-}
-
 /**
  * The program's BTF func_info as the verifier takes it, as the kernel gets it at BPF_PROG_LOAD
  * (global functions are then verified on their own; callbacks need it). Undefined when the
